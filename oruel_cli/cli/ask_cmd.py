@@ -1,0 +1,72 @@
+"""`oruel ask`: one prompt, one reply, scriptable."""
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import UsageError
+from .options import CommonOptions, common_options
+
+
+def read_prompt(prompt: Optional[str]) -> str:
+    """PROMPT, stdin, or stdin + a blank line + PROMPT (as `llm` does)."""
+    piped = not sys.stdin.isatty() if sys.stdin else False
+    if prompt in (None, "-"):
+        if not piped:
+            raise UsageError("give a PROMPT, or pipe one on stdin")
+        text = sys.stdin.read()
+        if not text.strip():
+            raise UsageError("the prompt on stdin is empty")
+        return text
+    if piped:
+        text = sys.stdin.read()
+        if text.strip():
+            return f"{text.rstrip()}\n\n{prompt}"
+    return prompt
+
+
+@common_options
+def ask(
+    opts: CommonOptions,
+    prompt: Annotated[
+        Optional[str], typer.Argument(help="The prompt; '-' or absent reads stdin.")
+    ] = None,
+    system: Annotated[Optional[str], typer.Option("--system", help="The system prompt.")] = None,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Print the reply only once it is whole.")
+    ] = False,
+    output_json: Annotated[
+        bool, typer.Option("--output-json", help="Print OpenAI's chat.completion object.")
+    ] = False,
+) -> None:
+    """Send one prompt and print the reply (streamed in a terminal)."""
+    from ..config import load_config
+    from ..resolve import ParamResolver
+    from .session import Prepared, check_no_endpoint, show_params
+
+    config = load_config()
+    resolver = ParamResolver(config, opts.preset, opts.flag_params(), system)
+    resolved = resolver.resolve()
+    runtime_flags = opts.runtime_flags()
+    check_no_endpoint(opts)
+    text = read_prompt(prompt)
+    from ..engine.loader import CHAT_CTX_CAP, open_engine, resolve_target
+
+    target = resolve_target(config, opts.model, runtime_flags, resolved.params.tier)
+    if opts.show_params:
+        show_params(resolved.effective, target)
+    engine = open_engine(target, 1, CHAT_CTX_CAP, verbose=opts.verbose)
+    prepared = Prepared.make(engine, [{"role": "user", "content": text}], resolved)
+    stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
+    comp = prepared.run(stream=stream and not prepared.has_tools)
+    if output_json:
+        print(json.dumps(comp.to_openai(), ensure_ascii=False, indent=2))
+    elif not stream or prepared.has_tools:
+        from .session import print_reply
+
+        print_reply(comp)
+    from .session import print_stats
+
+    print_stats(comp)

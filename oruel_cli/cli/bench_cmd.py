@@ -1,0 +1,6 @@
+"""`oruel bench`."""
+
+
+def bench() -> None:
+    """Decode speed on this machine."""
+    raise NotImplementedError

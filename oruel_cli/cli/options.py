@@ -1,0 +1,173 @@
+"""The COMMON options of chat, ask and run, declared once.
+
+`common_options` appends them to a command's signature and hands the command
+one `CommonOptions` object, so the three commands cannot drift apart.
+Numeric flags are taken as text and parsed here, so every bad value gets the
+same message ("invalid temperature 'abc' (allowed: a number from 0 to 2)").
+"""
+
+import functools
+import inspect
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..params.validate import allowed, param_type
+
+P = "Parameters"
+R = "Runtime"
+E = "Endpoints"
+
+
+@dataclass
+class CommonOptions:
+    model: Annotated[Optional[str], typer.Option("-m", "--model", help="A .gguf path, a name in a models folder, an alias, or 'default'.", rich_help_panel=R)] = None  # noqa: E501
+    preset: Annotated[Optional[str], typer.Option("-p", "--preset", help="A preset name or a preset .yaml file.", rich_help_panel=P)] = None  # noqa: E501
+    temperature: Annotated[Optional[str], typer.Option("-t", "--temperature", help="0..2; 0 is greedy.", rich_help_panel=P)] = None  # noqa: E501
+    top_p: Annotated[Optional[str], typer.Option("--top-p", help="0..1 nucleus cut.", rich_help_panel=P)] = None  # noqa: E501
+    top_k: Annotated[Optional[str], typer.Option("--top-k", help="0..200; 0 is off.", rich_help_panel=P)] = None  # noqa: E501
+    min_p: Annotated[Optional[str], typer.Option("--min-p", help="0..1 of the top token's probability.", rich_help_panel=P)] = None  # noqa: E501
+    seed: Annotated[Optional[str], typer.Option("--seed", help="Any 64-bit integer.", rich_help_panel=P)] = None  # noqa: E501
+    max_tokens: Annotated[Optional[str], typer.Option("--max-tokens", help="1..131072 generated tokens.", rich_help_panel=P)] = None  # noqa: E501
+    stop: Annotated[Optional[list[str]], typer.Option("--stop", help="Stop string (repeatable, at most 4).", rich_help_panel=P)] = None  # noqa: E501
+    frequency_penalty: Annotated[Optional[str], typer.Option("--frequency-penalty", help="-2..2, per occurrence.", rich_help_panel=P)] = None  # noqa: E501
+    presence_penalty: Annotated[Optional[str], typer.Option("--presence-penalty", help="-2..2, once present.", rich_help_panel=P)] = None  # noqa: E501
+    repetition_penalty: Annotated[Optional[str], typer.Option("--repetition-penalty", help="0.1..3, multiplicative.", rich_help_panel=P)] = None  # noqa: E501
+    json_mode: Annotated[bool, typer.Option("--json", help="Ask for a JSON object (response_format json_object).", rich_help_panel=P)] = False  # noqa: E501
+    response_format: Annotated[Optional[str], typer.Option("--response-format", help="text or json_object.", rich_help_panel=P)] = None  # noqa: E501
+    json_schema: Annotated[Optional[Path], typer.Option("--json-schema", help="A JSON Schema file the reply must follow.", rich_help_panel=P)] = None  # noqa: E501
+    tools: Annotated[Optional[Path], typer.Option("--tools", help="OpenAI tools array, JSON or YAML file.", rich_help_panel=P)] = None  # noqa: E501
+    tool_choice: Annotated[Optional[str], typer.Option("--tool-choice", help="auto, none, required, or a function name.", rich_help_panel=P)] = None  # noqa: E501
+    tier: Annotated[Optional[str], typer.Option("--tier", help="standard or turbo.", rich_help_panel=P)] = None  # noqa: E501
+    ctx: Annotated[Optional[str], typer.Option("--ctx", help="Context window per sequence.", rich_help_panel=R)] = None  # noqa: E501
+    threads: Annotated[Optional[str], typer.Option("--threads", help="CPU threads (default: physical cores).", rich_help_panel=R)] = None  # noqa: E501
+    gpu_layers: Annotated[Optional[str], typer.Option("--gpu-layers", help="Layers offloaded to a GPU (-1: all).", rich_help_panel=R)] = None  # noqa: E501
+    repack: Annotated[Optional[str], typer.Option("--repack", help="auto, on or off: llama.cpp weight repacking (off on AMX CPUs).", rich_help_panel=R)] = None  # noqa: E501
+    show_params: Annotated[bool, typer.Option("--show-params", help="Print the effective parameters and their sources on stderr.")] = False  # noqa: E501
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")] = False  # noqa: E501
+    endpoint: Annotated[Optional[list[str]], typer.Option("--endpoint", help="Remote OpenAI-compatible server URL (repeatable).", rich_help_panel=E)] = None  # noqa: E501
+    api_key: Annotated[Optional[str], typer.Option("--api-key", help="Key for --endpoint.", rich_help_panel=E)] = None  # noqa: E501
+
+    def flag_params(self) -> dict[str, Any]:
+        """The parameters given as flags, parsed to their types (the "flag" layer)."""
+        out: dict[str, Any] = {}
+        for name in (
+            "temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
+            "frequency_penalty", "presence_penalty", "repetition_penalty",
+        ):  # fmt: skip
+            text = getattr(self, name)
+            if text is not None:
+                out[name] = parse_number(name, text)
+        if self.stop:
+            out["stop"] = list(self.stop)
+        formats = [f for f in (self.json_mode, self.response_format, self.json_schema) if f]
+        if len(formats) > 1:
+            raise UsageError("give only one of --json, --response-format and --json-schema")
+        if self.json_mode:
+            out["response_format"] = {"type": "json_object"}
+        elif self.response_format is not None:
+            if self.response_format not in ("text", "json_object"):
+                raise UsageError(
+                    f"invalid --response-format {self.response_format!r} "
+                    "(allowed: text or json_object; use --json-schema FILE for a schema)"
+                )
+            out["response_format"] = {"type": self.response_format}
+        elif self.json_schema is not None:
+            schema = read_json_or_yaml(self.json_schema, "--json-schema")
+            out["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": self.json_schema.stem, "schema": schema, "strict": True},
+            }
+        if self.tools is not None:
+            out["tools"] = read_json_or_yaml(self.tools, "--tools")
+        if self.tool_choice is not None:
+            tc = self.tool_choice
+            out["tool_choice"] = (
+                tc if tc in ("auto", "none", "required")
+                else {"type": "function", "function": {"name": tc}}
+            )  # fmt: skip
+        if self.tier is not None:
+            out["tier"] = self.tier
+        return out
+
+    def runtime_flags(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        limits = {"ctx": (16, 1_048_576), "threads": (1, 1024), "gpu_layers": (-1, 100_000)}
+        for name, (lo, hi) in limits.items():
+            text = getattr(self, name)
+            if text is not None:
+                try:
+                    value = int(text)
+                except ValueError:
+                    value = None
+                if value is None or not lo <= value <= hi:
+                    raise UsageError(
+                        f"invalid --{name.replace('_', '-')} {text!r} "
+                        f"(allowed: an integer from {lo} to {hi})"
+                    )
+                out[name] = value
+        if self.repack is not None:
+            if self.repack not in ("auto", "on", "off"):
+                raise UsageError(f"invalid --repack {self.repack!r} (allowed: auto, on or off)")
+            out["repack"] = self.repack
+        return out
+
+
+def parse_number(name: str, text: str) -> int | float:
+    """Parse a flag's text as its parameter's type; refuse NaN and infinities."""
+    kind = param_type(name)
+    try:
+        value: int | float = int(text) if kind == "integer" else float(text)
+    except ValueError:
+        value = math.nan
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"invalid {name} {text!r} (allowed: {allowed(name)})")
+    return value
+
+
+def read_json_or_yaml(path: Path, flag: str) -> Any:
+    """A JSON or YAML file given to a flag; errors name the flag and the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot read: {e.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise UsageError(f"{flag} {path}: neither valid JSON nor valid YAML") from None
+
+
+_COMMON = [f.name for f in fields(CommonOptions)]
+
+
+def common_options(fn: Any) -> Any:
+    """Decorator: append the COMMON options to a Typer command; it receives `opts`."""
+    sig = inspect.signature(fn)
+    own = [p for p in sig.parameters.values() if p.name != "opts"]
+    hints = {f.name: f.type for f in fields(CommonOptions)}
+    extra = [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name]
+        )
+        for f in fields(CommonOptions)
+    ]
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        opts = CommonOptions(**{k: kwargs.pop(k) for k in _COMMON})
+        return fn(opts=opts, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+    return wrapper

@@ -1,0 +1,91 @@
+"""`oruel params list` and `oruel params explain NAME`."""
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..params.model import PARAM_NAMES, GenerationParams
+from ..params.validate import param_type, range_text, show_value, unknown_name_message
+
+params_app = typer.Typer(help="The inference parameters: a table, and a reference card each.")
+
+
+def load_cards() -> dict[str, Any]:
+    """The catalogue of reference cards (data in cards.yaml, one per parameter)."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "params" / "cards.yaml"
+    with path.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def default_text(name: str) -> str:
+    default = GenerationParams.model_fields[name].default
+    return "not set" if default is None else show_value(default)
+
+
+@params_app.command("list")
+def list_params() -> None:
+    """A table of every parameter: type, range, default, what it does."""
+    from rich.table import Table
+
+    from ..render import out_console
+
+    cards = load_cards()
+    table = Table(title="Inference parameters")
+    for col in ("name", "type", "range", "default", "summary"):
+        table.add_column(col, overflow="fold")
+    for name in PARAM_NAMES:
+        table.add_row(
+            name, param_type(name), range_text(name), default_text(name), cards[name]["summary"]
+        )
+    out_console().print(table)
+
+
+@params_app.command("explain")
+def explain(
+    name: Annotated[str, typer.Argument(help="A parameter name, e.g. temperature.")],
+    demo: Annotated[
+        Optional[str],
+        typer.Option("--demo", help="Draw the real next-token distribution for this prompt."),
+    ] = None,
+) -> None:
+    """The reference card of one parameter."""
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from ..params.validate import allowed
+    from ..render import out_console
+
+    key = name.replace("-", "_")
+    if key not in PARAM_NAMES:
+        raise UsageError(unknown_name_message(name))
+    if demo is not None:
+        raise UsageError("--demo is not available yet in this version")
+    card = load_cards()[key]
+    console = out_console()
+    head = Table.grid(padding=(0, 2))
+    head.add_row("type", param_type(key))
+    head.add_row("allowed", allowed(key))
+    head.add_row("default", default_text(key))
+    console.print(Panel(head, title=f"[bold]{key}[/]", subtitle=card["summary"]))
+    console.print(Markdown(card["what"]))
+    if card.get("guide"):
+        guide = Table("value", "meaning", title="Value guide")
+        for row in card["guide"]:
+            guide.add_row(str(row["value"]), row["meaning"])
+        console.print(guide)
+    console.print(Markdown("**Combines with others.** " + card["combines"]))
+    ex = card["examples"]
+    console.print(
+        Markdown(
+            f"**As a flag**\n\n```sh\n{ex['flag']}\n```\n\n"
+            f"**In a preset**\n\n```yaml\n{ex['preset_yaml'].rstrip()}\n```\n\n"
+            f"**With the OpenAI client** (against `oruel serve` or the API)\n\n"
+            f"```python\n{ex['openai'].rstrip()}\n```"
+        )
+    )

@@ -1,0 +1,120 @@
+"""What ask (and later chat) share: run one request on the engine, render it
+as it streams, and print the stats line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine.completion import Completion, Prompter, complete, json_warning
+from ..engine.engine import Delta, Engine, Finish, Request
+from ..errors import UsageError
+from ..params.layering import Effective
+from ..render import err_console, out_console, rich_stdout
+from ..resolve import Resolved
+
+
+def check_no_endpoint(opts: Any) -> None:
+    if opts.endpoint:
+        raise UsageError("--endpoint is not available in this version; run without it")
+
+
+def show_params(effective: Effective, target: Any) -> None:
+    """--show-params: each parameter with its source, then the runtime settings."""
+    lines = effective.lines() + [f"model = {target.path}"] + target.runtime.lines()
+    print("\n".join(lines), file=sys.stderr)
+
+
+def warn(text: str) -> None:
+    err_console().print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
+@dataclass
+class Prepared:
+    engine: Engine
+    request: Request
+    has_tools: bool
+
+    @classmethod
+    def make(cls, engine: Engine, messages: list[dict[str, Any]], resolved: Resolved) -> Prepared:
+        params = resolved.params
+        if w := json_warning(messages, params):
+            warn(w)
+        req = Prompter(engine.model).request(messages, params, resolved.system)
+        has_tools = bool(params.tools) and params.tool_choice != "none"
+        return cls(engine, req, has_tools)
+
+    def run(self, stream: bool) -> Completion:
+        """Generate; with stream, show deltas as they come (Markdown live in a terminal)."""
+        finish: Finish | None = None
+        live = _LiveText() if stream else None
+        try:
+            for ev in self.engine.generate(self.request):
+                if isinstance(ev, Delta) and live:
+                    live.add(ev.text)
+                elif isinstance(ev, Finish):
+                    finish = ev
+        finally:
+            if live:
+                live.close()
+        assert finish is not None
+        comp = complete(finish, self.engine.model.name)
+        for w in comp.warnings:
+            warn(w)
+        return comp
+
+
+class _LiveText:
+    """Streams text: rich Live Markdown on a terminal, raw writes when piped."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.live = None
+        if rich_stdout():
+            from rich.live import Live
+            from rich.markdown import Markdown
+
+            self._md = Markdown
+            self.live = Live(Markdown(""), console=out_console(), refresh_per_second=10,
+                             vertical_overflow="visible")  # fmt: skip
+            self.live.start()
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        if self.live:
+            self.live.update(self._md("".join(self.parts)))
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.live.stop()
+        elif self.parts and not self.parts[-1].endswith("\n"):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+def print_reply(comp: Completion) -> None:
+    """A whole reply: its text (Markdown on a terminal), then any tool calls as JSON."""
+    if comp.content:
+        if rich_stdout():
+            from rich.markdown import Markdown
+
+            out_console().print(Markdown(comp.content))
+        else:
+            print(comp.content)
+    for call in comp.tool_calls:
+        fn = call["function"]
+        args = json.loads(fn["arguments"])
+        print(json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False))
+
+
+def print_stats(comp: Completion) -> None:
+    err_console().print(
+        f"[dim]{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s · "
+        f"finish: {comp.finish_reason}[/]",
+        highlight=False,
+    )

@@ -1,0 +1,103 @@
+"""The user config file and the XDG folders oruel reads and writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import UsageError
+from .params.validate import validate_params
+
+REPACK_CHOICES = ("auto", "on", "off")
+
+
+def config_path() -> Path:
+    if os.environ.get("ORUEL_CONFIG"):
+        return Path(os.environ["ORUEL_CONFIG"]).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "oruel" / "config.yaml"
+
+
+def config_dir() -> Path:
+    return config_path().parent
+
+
+def data_dir() -> Path:
+    if os.environ.get("ORUEL_DATA_DIR"):
+        return Path(os.environ["ORUEL_DATA_DIR"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "oruel"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RuntimeConfig(_Strict):
+    ctx: int | None = Field(None, ge=16, le=1_048_576)
+    threads: int | None = Field(None, ge=1, le=1024)
+    gpu_layers: int | None = Field(None, ge=-1)
+    repack: Literal["auto", "on", "off"] | None = None
+
+
+class TierProfile(_Strict):
+    model: str | None = None
+    runtime: RuntimeConfig = RuntimeConfig()
+    params: dict[str, Any] = {}
+    endpoints: list[dict[str, Any]] = []
+
+
+class Config(_Strict):
+    model: str | None = None
+    preset: str | None = None
+    models_dirs: list[str] = []
+    aliases: dict[str, str] = {}
+    params: dict[str, Any] = {}
+    runtime: RuntimeConfig = RuntimeConfig()
+    tiers: dict[Literal["standard", "turbo"], TierProfile] = {}
+    endpoints: list[dict[str, Any]] = []
+    path: Path | None = Field(None, exclude=True)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config (a missing file is an empty config); bad content is exit 2."""
+    path = path or config_path()
+    if not path.exists():
+        return Config()
+    data = load_yaml_mapping(path, "config file")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise UsageError(f"config file {path}: bad key {key!r}: {err['msg']}") from None
+    where = f"config file {path}: params: "
+    validate_params(cfg.params, where=where)
+    for tier, prof in cfg.tiers.items():
+        validate_params(prof.params, where=f"config file {path}: tiers.{tier}.params: ")
+    cfg.path = path
+    return cfg
+
+
+def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Safe-load a YAML file that must hold a mapping; errors name the file."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{what} {path}: cannot read: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise UsageError(f"{what} {path}: not valid YAML{at}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} {path}: must be a mapping of keys to values")
+    return data

@@ -1,0 +1,1 @@
+"""The one engine every mode runs on: llama.cpp through its low-level API."""

@@ -1,0 +1,58 @@
+"""The one way a command gets a model and an engine: model resolution, the
+runtime layering (with the repack decision), loading, the context size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config
+from ..models.resolve import resolve_model
+from ..runtime import RuntimeSettings, resolve_runtime
+
+CHAT_CTX_CAP = 8192  # ask and chat: one sequence
+SLOT_CTX_CAP = 4096  # run and serve: per slot
+
+
+@dataclass
+class Target:
+    """What to load, before anything is loaded: the model file and runtime."""
+
+    path: Path
+    runtime: RuntimeSettings
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp as lc
+
+    return bool(lc.llama_supports_gpu_offload())
+
+
+def resolve_target(
+    config: Config,
+    model_flag: str | None,
+    runtime_flags: dict[str, object],
+    tier: str = "standard",
+) -> Target:
+    """An explicit --model wins over the tier profile's model, which wins over the config's."""
+    prof = config.tiers.get(tier)  # type: ignore[call-overload]
+    spec = model_flag or (prof.model if prof and prof.model else None)
+    path = resolve_model(spec, config)
+    runtime = resolve_runtime(
+        runtime_flags,
+        config.runtime.model_dump(),
+        prof.runtime.model_dump() if prof else None,
+        tier_name=tier,
+        gpu_offload=gpu_offload_supported(),
+    )
+    return Target(path, runtime)
+
+
+def open_engine(target: Target, n_slots: int, ctx_cap: int, verbose: bool = False):  # noqa: ANN201
+    """Load the model and make an engine of `n_slots` sequences."""
+    from .engine import Engine
+    from .llama import LoadedModel
+
+    model = LoadedModel(target.path, target.runtime, verbose=verbose)
+    ctx = target.runtime.ctx or min(model.n_ctx_train or ctx_cap, ctx_cap)
+    return Engine(model, n_slots=n_slots, ctx_per_slot=ctx, threads=target.runtime.threads)

@@ -1,0 +1,100 @@
+"""GenerationParams -> a native llama.cpp sampler chain, in the order SPEC.md fixes:
+
+    grammar -> penalties -> temperature -> top_k -> top_p -> min_p -> seeded draw
+
+Every stage that is not set is left out, so no library default (top_k 40,
+min_p 0.05) can leak in. Temperature 0 is the greedy sampler, whatever the seed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+
+import llama_cpp as lc
+
+from ..errors import RuntimeFailure
+from ..params.model import GenerationParams
+
+SEED_MODULUS = 2**32 - 1  # llama.cpp treats 0xFFFFFFFF as "random": never produce it
+
+
+def reduce_seed(seed: int | None) -> int:
+    """The 32-bit seed llama.cpp gets: seed mod (2^32 - 1); a fresh one when unset."""
+    if seed is None:
+        return int.from_bytes(os.urandom(4), "little") % SEED_MODULUS
+    return seed % SEED_MODULUS
+
+
+@dataclass
+class Grammar:
+    """A GBNF grammar for the head of the chain; lazy ones wait for a trigger."""
+
+    gbnf: str
+    lazy_trigger: str | None = None  # e.g. "<tool_call>": constrain from there on
+
+
+def build_chain(
+    params: GenerationParams,
+    vocab: lc.llama_vocab_p,
+    n_vocab: int,
+    penalty_window: int,
+    grammar: Grammar | None = None,
+) -> lc.llama_sampler_p:
+    """A fresh chain for one request; free it with `lc.llama_sampler_free`."""
+    chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+    if grammar is not None:
+        lc.llama_sampler_chain_add(chain, _grammar_sampler(grammar, vocab, chain))
+    freq, pres, rep = params.frequency_penalty, params.presence_penalty, params.repetition_penalty
+    if freq != 0 or pres != 0 or rep != 1:
+        # Only generated tokens are ever accepted into the chain, so the window
+        # (as long as the context) counts exactly "what appeared in the output".
+        pen = lc.llama_sampler_init_penalties(n_vocab, penalty_window, rep, freq, pres)
+        lc.llama_sampler_chain_add(chain, pen)
+    if params.temperature == 0:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
+        return chain
+    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(params.temperature))
+    if params.top_k:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_k(params.top_k))
+    if params.top_p < 1.0:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(params.top_p, 1))
+    if params.min_p:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_min_p(params.min_p, 1))
+    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(reduce_seed(params.seed)))
+    return chain
+
+
+def _grammar_sampler(
+    grammar: Grammar, vocab: lc.llama_vocab_p, chain: lc.llama_sampler_p
+) -> lc.llama_sampler_p:
+    text = grammar.gbnf.encode("utf-8")
+    if grammar.lazy_trigger is None:
+        smpl = lc.llama_sampler_init_grammar(vocab, text, b"root")
+    else:
+        import re
+
+        pattern = r"[\s\S]*?(" + re.escape(grammar.lazy_trigger) + r")[\s\S]*"
+        patterns = (ctypes.c_char_p * 1)(pattern.encode("utf-8"))
+        smpl = lc.llama_sampler_init_grammar_lazy_patterns(vocab, text, b"root", patterns, 1, None, 0)
+    if not smpl:
+        lc.llama_sampler_free(chain)
+        raise RuntimeFailure("llama.cpp refused the grammar built for this request")
+    return smpl
+
+
+def apply_chain(chain: lc.llama_sampler_p, logits: list[float]) -> list[tuple[int, float]]:
+    """Run a chain's transformations over known logits (for tests and the --demo).
+
+    Returns (token id, logit) for every candidate left, in the chain's order.
+    """
+    n = len(logits)
+    data = (lc.llama_token_data * n)()
+    for i, x in enumerate(logits):
+        data[i].id, data[i].logit, data[i].p = i, x, 0.0
+    arr = lc.llama_token_data_array(
+        data=data, size=n, selected=-1, sorted=False
+    )
+    lc.llama_sampler_apply(chain, ctypes.byref(arr))
+    return [(arr.data[i].id, arr.data[i].logit) for i in range(arr.size)]

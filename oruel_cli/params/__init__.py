@@ -1,0 +1,1 @@
+"""The parameter model, its catalogue and the layering of sources."""

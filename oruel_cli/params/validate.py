@@ -1,0 +1,122 @@
+"""Turn raw values into GenerationParams, with one message per failure that
+names the parameter, the value given and what is allowed."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+
+from ..errors import UsageError
+from .model import (
+    MAX_STOP_CHARS,
+    MAX_STOPS,
+    MAX_TOOLS,
+    PARAM_NAMES,
+    GenerationParams,
+)
+
+_SPECIAL_ALLOWED = {
+    "seed": "an integer (any 64-bit value, -2^63 to 2^64-1)",
+    "stop": f"a string or a list of up to {MAX_STOPS} strings, each 1 to {MAX_STOP_CHARS} characters",
+    "response_format": '{"type": "text"}, {"type": "json_object"} or '
+    '{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}',
+    "stream": "true or false",
+    "tools": f"a list of up to {MAX_TOOLS} OpenAI function definitions",
+    "tool_choice": 'auto, none, required, or {"type": "function", "function": {"name": ...}}',
+    "tier": "standard or turbo",
+}
+
+
+def _bounds(field: FieldInfo) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for m in field.metadata:
+        lo = getattr(m, "ge", lo)
+        hi = getattr(m, "le", hi)
+    return lo, hi
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def param_type(name: str) -> str:
+    """'number', 'integer', 'string', ... as the reference names the type."""
+    ann = str(GenerationParams.model_fields[name].annotation)
+    for py, word in (("float", "number"), ("int", "integer"), ("bool", "boolean")):
+        if py in ann and "str" not in ann:
+            return word
+    return {"stop": "string or array", "tools": "array", "tier": "string"}.get(name, "object")
+
+
+def allowed(name: str) -> str:
+    """What a parameter accepts, in words, built from the model's own bounds."""
+    if name in _SPECIAL_ALLOWED:
+        return _SPECIAL_ALLOWED[name]
+    lo, hi = _bounds(GenerationParams.model_fields[name])
+    kind = "an integer" if param_type(name) == "integer" else "a number"
+    return f"{kind} from {_fmt(lo)} to {_fmt(hi)}"
+
+
+def range_text(name: str) -> str:
+    """The compact range ('0..2') for tables, or '' where there is none."""
+    if name in _SPECIAL_ALLOWED:
+        return {"stop": f"≤{MAX_STOPS} × ≤{MAX_STOP_CHARS} chars", "tools": f"≤{MAX_TOOLS}"}.get(
+            name, ""
+        )
+    lo, hi = _bounds(GenerationParams.model_fields[name])
+    return f"{_fmt(lo)}..{_fmt(hi)}"
+
+
+def show_value(value: Any) -> str:
+    """A value as the user would have written it."""
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def unknown_name_message(name: str, what: str = "parameter") -> str:
+    """'unknown parameter 'temprature' (did you mean temperature?); known: ...'."""
+    close = difflib.get_close_matches(name, PARAM_NAMES, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown {what} {name!r}{hint}; known: {', '.join(PARAM_NAMES)}"
+
+
+def check_names(values: dict[str, Any]) -> None:
+    for name in values:
+        if name not in PARAM_NAMES:
+            raise UsageError(unknown_name_message(name))
+
+
+def validate_params(values: dict[str, Any], where: str = "") -> GenerationParams:
+    """Validate a dict of parameters (unset keys take their defaults).
+
+    ``where`` prefixes the message ("preset file x.yaml: ") so the user knows
+    which input holds the bad value.
+    """
+    check_names(values)
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(_message(where, name, value))
+    try:
+        return GenerationParams.model_validate(values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        value = values.get(name, err.get("input"))
+        reason = err.get("msg", "")
+        raise UsageError(_message(where, name, value, reason)) from None
+
+
+def _message(where: str, name: str, value: Any, reason: str = "") -> str:
+    detail = ""
+    if reason.startswith("Value error, "):
+        detail = f": {reason.removeprefix('Value error, ')}"
+    return f"{where}invalid {name} {show_value(value)}{detail} (allowed: {allowed(name)})"

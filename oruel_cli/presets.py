@@ -1,0 +1,89 @@
+"""Presets: the reference's use-case table as YAML, built in and user-defined."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .config import config_dir, load_yaml_mapping
+from .errors import UsageError
+from .params.validate import validate_params
+
+
+class Preset(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    description: str = ""
+    params: dict[str, Any] = {}
+    system: str | None = None
+    recommended: dict[str, list[float]] = {}
+    path: str = ""
+
+
+def builtin_dir() -> Path:
+    """The shipped presets: the source tree's presets/, or the copy inside the wheel."""
+    here = Path(__file__).resolve().parent
+    source = here.parent / "presets"
+    if source.is_dir() and any(source.glob("*.yaml")):
+        return source
+    return here / "builtin_presets"
+
+
+def user_dir() -> Path:
+    return config_dir() / "presets"
+
+
+def _files() -> dict[str, Path]:
+    """Preset name -> file; user presets shadow built-ins of the same name."""
+    found: dict[str, Path] = {}
+    for folder in (builtin_dir(), user_dir()):
+        if folder.is_dir():
+            for p in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+                found[p.stem] = p
+    return found
+
+
+def preset_names() -> list[str]:
+    return sorted(_files())
+
+
+def load_preset_file(path: Path) -> Preset:
+    """Read and validate one preset file; any bad key or value is exit 2 naming both."""
+    data = load_yaml_mapping(path, "preset file")
+    data.setdefault("name", path.stem)
+    try:
+        preset = Preset.model_validate({**data, "path": str(path)})
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise UsageError(f"preset file {path}: bad key {key!r}: {err['msg']}") from None
+    validate_params(preset.params, where=f"preset file {path}: ")
+    for name, rng in preset.recommended.items():
+        if len(rng) != 2 or rng[0] > rng[1]:
+            raise UsageError(f"preset file {path}: recommended.{name} must be [low, high]")
+    return preset
+
+
+def load_preset(name_or_file: str) -> Preset:
+    """A preset by name, or from a .yaml file path."""
+    if name_or_file.endswith((".yaml", ".yml")) or "/" in name_or_file:
+        path = Path(name_or_file).expanduser()
+        if not path.is_file():
+            raise UsageError(f"preset file {path}: not found")
+        return load_preset_file(path)
+    files = _files()
+    if name_or_file not in files:
+        close = difflib.get_close_matches(name_or_file, files, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(
+            f"unknown preset {name_or_file!r}{hint}; known: {', '.join(sorted(files))}"
+        )
+    return load_preset_file(files[name_or_file])
+
+
+def all_presets() -> list[Preset]:
+    return [load_preset_file(p) for _, p in sorted(_files().items())]
