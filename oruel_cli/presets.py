@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .config import config_dir, load_yaml_mapping
 from .errors import UsageError
+from .params.model import PARAM_NAMES
 from .params.validate import validate_params
 
 
@@ -55,6 +56,8 @@ def load_preset_file(path: Path) -> Preset:
     """Read and validate one preset file; any bad key or value is exit 2 naming both."""
     data = load_yaml_mapping(path, "preset file")
     data.setdefault("name", path.stem)
+    if "path" in data:
+        raise UsageError(f"preset file {path}: unknown key 'path'")
     try:
         preset = Preset.model_validate({**data, "path": str(path)})
     except ValidationError as e:
@@ -63,8 +66,18 @@ def load_preset_file(path: Path) -> Preset:
         raise UsageError(f"preset file {path}: bad key {key!r}: {err['msg']}") from None
     validate_params(preset.params, where=f"preset file {path}: ")
     for name, rng in preset.recommended.items():
+        if name not in PARAM_NAMES:
+            raise UsageError(f"preset file {path}: recommended.{name}: unknown parameter")
         if len(rng) != 2 or rng[0] > rng[1]:
             raise UsageError(f"preset file {path}: recommended.{name} must be [low, high]")
+        validate_params({name: rng[0]}, where=f"preset file {path}: recommended: ")
+        validate_params({name: rng[1]}, where=f"preset file {path}: recommended: ")
+        chosen = preset.params.get(name)
+        if chosen is not None and not rng[0] <= chosen <= rng[1]:
+            raise UsageError(
+                f"preset file {path}: params.{name} = {chosen} lies outside "
+                f"recommended.{name} {rng}"
+            )
     return preset
 
 

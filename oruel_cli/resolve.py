@@ -69,8 +69,10 @@ class ParamResolver:
         line_system: str | None = None,
     ) -> Resolved:
         """Layer default < config (+ tier) < preset < flag < line."""
-        preset = self.preset(line_preset) if line_preset else (
-            self.preset(self.preset_name) if self.preset_name else None
+        preset = (
+            self.preset(line_preset)
+            if line_preset
+            else (self.preset(self.preset_name) if self.preset_name else None)
         )
         upper = [self.flag_layer]
         if preset is not None:

@@ -103,7 +103,11 @@ def resolve_runtime(
     cpuinfo = read_cpuinfo() if cpuinfo is None else cpuinfo
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
-    for src, layer in (("config", config), (f"config tier {tier_name}", tier or {}), ("flag", flags)):
+    for src, layer in (
+        ("config", config),
+        (f"config tier {tier_name}", tier or {}),
+        ("flag", flags),
+    ):
         for key, value in layer.items():
             if value is not None:
                 values[key], sources[key] = value, src

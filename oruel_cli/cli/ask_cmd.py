@@ -2,7 +2,7 @@
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -10,7 +10,7 @@ from ..errors import UsageError
 from .options import CommonOptions, common_options
 
 
-def read_prompt(prompt: Optional[str]) -> str:
+def read_prompt(prompt: str | None) -> str:
     """PROMPT, stdin, or stdin + a blank line + PROMPT (as `llm` does)."""
     piped = not sys.stdin.isatty() if sys.stdin else False
     if prompt in (None, "-"):
@@ -31,9 +31,9 @@ def read_prompt(prompt: Optional[str]) -> str:
 def ask(
     opts: CommonOptions,
     prompt: Annotated[
-        Optional[str], typer.Argument(help="The prompt; '-' or absent reads stdin.")
+        str | None, typer.Argument(help="The prompt; '-' or absent reads stdin.")
     ] = None,
-    system: Annotated[Optional[str], typer.Option("--system", help="The system prompt.")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="The system prompt.")] = None,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Print the reply only once it is whole.")
     ] = False,

@@ -1,5 +1,61 @@
-"""`oruel models list | info`."""
+"""`oruel models list | info`: what models there are, read from their GGUF headers."""
+
+from typing import Annotated
 
 import typer
 
 models_app = typer.Typer(help="Local GGUF models: list them, read their headers.")
+
+
+@models_app.command("list")
+def list_models_cmd() -> None:
+    """Every model oruel can find: name, size, architecture, quantization, context, path."""
+    from rich.table import Table
+
+    from ..config import load_config
+    from ..errors import RuntimeFailure
+    from ..models.gguf import check_gguf
+    from ..models.resolve import list_models
+    from ..render import out_console
+
+    table = Table(title="Models")
+    for col in ("name", "size", "architecture", "quantization", "context", "path"):
+        table.add_column(col, overflow="fold")
+    for name, path in list_models(load_config()):
+        try:
+            info = check_gguf(path)
+        except RuntimeFailure as e:
+            table.add_row(name, "", "[red]unreadable[/]", str(e), "", str(path))
+            continue
+        table.add_row(
+            name,
+            info.size_human,
+            info.architecture or "?",
+            info.quantization or "?",
+            str(info.context_length or "?"),
+            str(path),
+        )
+    out_console().print(table)
+
+
+@models_app.command("info")
+def info_cmd(
+    model: Annotated[str | None, typer.Argument(help="A path, name or alias.")] = None,
+) -> None:
+    """A model's GGUF header (read without loading the weights)."""
+    from rich.table import Table
+
+    from ..config import load_config
+    from ..models.gguf import check_gguf
+    from ..models.resolve import resolve_model
+    from ..render import out_console
+
+    info = check_gguf(resolve_model(model, load_config()))
+    table = Table.grid(padding=(0, 2))
+    for key, value in info.rows():
+        table.add_row(f"[bold]{key}[/]", value)
+    console = out_console()
+    console.print(table)
+    if info.chat_template:
+        console.print("\n[bold]chat template[/]")
+        console.print(info.chat_template, markup=False, highlight=False)

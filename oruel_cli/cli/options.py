@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -26,32 +26,128 @@ E = "Endpoints"
 
 @dataclass
 class CommonOptions:
-    model: Annotated[Optional[str], typer.Option("-m", "--model", help="A .gguf path, a name in a models folder, an alias, or 'default'.", rich_help_panel=R)] = None  # noqa: E501
-    preset: Annotated[Optional[str], typer.Option("-p", "--preset", help="A preset name or a preset .yaml file.", rich_help_panel=P)] = None  # noqa: E501
-    temperature: Annotated[Optional[str], typer.Option("-t", "--temperature", help="0..2; 0 is greedy.", rich_help_panel=P)] = None  # noqa: E501
-    top_p: Annotated[Optional[str], typer.Option("--top-p", help="0..1 nucleus cut.", rich_help_panel=P)] = None  # noqa: E501
-    top_k: Annotated[Optional[str], typer.Option("--top-k", help="0..200; 0 is off.", rich_help_panel=P)] = None  # noqa: E501
-    min_p: Annotated[Optional[str], typer.Option("--min-p", help="0..1 of the top token's probability.", rich_help_panel=P)] = None  # noqa: E501
-    seed: Annotated[Optional[str], typer.Option("--seed", help="Any 64-bit integer.", rich_help_panel=P)] = None  # noqa: E501
-    max_tokens: Annotated[Optional[str], typer.Option("--max-tokens", help="1..131072 generated tokens.", rich_help_panel=P)] = None  # noqa: E501
-    stop: Annotated[Optional[list[str]], typer.Option("--stop", help="Stop string (repeatable, at most 4).", rich_help_panel=P)] = None  # noqa: E501
-    frequency_penalty: Annotated[Optional[str], typer.Option("--frequency-penalty", help="-2..2, per occurrence.", rich_help_panel=P)] = None  # noqa: E501
-    presence_penalty: Annotated[Optional[str], typer.Option("--presence-penalty", help="-2..2, once present.", rich_help_panel=P)] = None  # noqa: E501
-    repetition_penalty: Annotated[Optional[str], typer.Option("--repetition-penalty", help="0.1..3, multiplicative.", rich_help_panel=P)] = None  # noqa: E501
-    json_mode: Annotated[bool, typer.Option("--json", help="Ask for a JSON object (response_format json_object).", rich_help_panel=P)] = False  # noqa: E501
-    response_format: Annotated[Optional[str], typer.Option("--response-format", help="text or json_object.", rich_help_panel=P)] = None  # noqa: E501
-    json_schema: Annotated[Optional[Path], typer.Option("--json-schema", help="A JSON Schema file the reply must follow.", rich_help_panel=P)] = None  # noqa: E501
-    tools: Annotated[Optional[Path], typer.Option("--tools", help="OpenAI tools array, JSON or YAML file.", rich_help_panel=P)] = None  # noqa: E501
-    tool_choice: Annotated[Optional[str], typer.Option("--tool-choice", help="auto, none, required, or a function name.", rich_help_panel=P)] = None  # noqa: E501
-    tier: Annotated[Optional[str], typer.Option("--tier", help="standard or turbo.", rich_help_panel=P)] = None  # noqa: E501
-    ctx: Annotated[Optional[str], typer.Option("--ctx", help="Context window per sequence.", rich_help_panel=R)] = None  # noqa: E501
-    threads: Annotated[Optional[str], typer.Option("--threads", help="CPU threads (default: physical cores).", rich_help_panel=R)] = None  # noqa: E501
-    gpu_layers: Annotated[Optional[str], typer.Option("--gpu-layers", help="Layers offloaded to a GPU (-1: all).", rich_help_panel=R)] = None  # noqa: E501
-    repack: Annotated[Optional[str], typer.Option("--repack", help="auto, on or off: llama.cpp weight repacking (off on AMX CPUs).", rich_help_panel=R)] = None  # noqa: E501
-    show_params: Annotated[bool, typer.Option("--show-params", help="Print the effective parameters and their sources on stderr.")] = False  # noqa: E501
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")] = False  # noqa: E501
-    endpoint: Annotated[Optional[list[str]], typer.Option("--endpoint", help="Remote OpenAI-compatible server URL (repeatable).", rich_help_panel=E)] = None  # noqa: E501
-    api_key: Annotated[Optional[str], typer.Option("--api-key", help="Key for --endpoint.", rich_help_panel=E)] = None  # noqa: E501
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "-m",
+            "--model",
+            help="A .gguf path, a name in a models folder, an alias, or 'default'.",
+            rich_help_panel=R,
+        ),
+    ] = None  # noqa: E501
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "-p", "--preset", help="A preset name or a preset .yaml file.", rich_help_panel=P
+        ),
+    ] = None  # noqa: E501
+    temperature: Annotated[
+        str | None,
+        typer.Option("-t", "--temperature", help="0..2; 0 is greedy.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    top_p: Annotated[
+        str | None, typer.Option("--top-p", help="0..1 nucleus cut.", rich_help_panel=P)
+    ] = None  # noqa: E501
+    top_k: Annotated[
+        str | None, typer.Option("--top-k", help="0..200; 0 is off.", rich_help_panel=P)
+    ] = None  # noqa: E501
+    min_p: Annotated[
+        str | None,
+        typer.Option("--min-p", help="0..1 of the top token's probability.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="Any 64-bit integer.", rich_help_panel=P)
+    ] = None  # noqa: E501
+    max_tokens: Annotated[
+        str | None,
+        typer.Option("--max-tokens", help="1..131072 generated tokens.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    stop: Annotated[
+        list[str] | None,
+        typer.Option("--stop", help="Stop string (repeatable, at most 4).", rich_help_panel=P),
+    ] = None  # noqa: E501
+    frequency_penalty: Annotated[
+        str | None,
+        typer.Option("--frequency-penalty", help="-2..2, per occurrence.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    presence_penalty: Annotated[
+        str | None,
+        typer.Option("--presence-penalty", help="-2..2, once present.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    repetition_penalty: Annotated[
+        str | None,
+        typer.Option("--repetition-penalty", help="0.1..3, multiplicative.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    json_mode: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Ask for a JSON object (response_format json_object).", rich_help_panel=P
+        ),
+    ] = False  # noqa: E501
+    response_format: Annotated[
+        str | None,
+        typer.Option("--response-format", help="text or json_object.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    json_schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--json-schema", help="A JSON Schema file the reply must follow.", rich_help_panel=P
+        ),
+    ] = None  # noqa: E501
+    tools: Annotated[
+        Path | None,
+        typer.Option("--tools", help="OpenAI tools array, JSON or YAML file.", rich_help_panel=P),
+    ] = None  # noqa: E501
+    tool_choice: Annotated[
+        str | None,
+        typer.Option(
+            "--tool-choice", help="auto, none, required, or a function name.", rich_help_panel=P
+        ),
+    ] = None  # noqa: E501
+    tier: Annotated[
+        str | None, typer.Option("--tier", help="standard or turbo.", rich_help_panel=P)
+    ] = None  # noqa: E501
+    ctx: Annotated[
+        str | None, typer.Option("--ctx", help="Context window per sequence.", rich_help_panel=R)
+    ] = None  # noqa: E501
+    threads: Annotated[
+        str | None,
+        typer.Option("--threads", help="CPU threads (default: physical cores).", rich_help_panel=R),
+    ] = None  # noqa: E501
+    gpu_layers: Annotated[
+        str | None,
+        typer.Option(
+            "--gpu-layers", help="Layers offloaded to a GPU (-1: all).", rich_help_panel=R
+        ),
+    ] = None  # noqa: E501
+    repack: Annotated[
+        str | None,
+        typer.Option(
+            "--repack",
+            help="auto, on or off: llama.cpp weight repacking (off on AMX CPUs).",
+            rich_help_panel=R,
+        ),
+    ] = None  # noqa: E501
+    show_params: Annotated[
+        bool,
+        typer.Option(
+            "--show-params", help="Print the effective parameters and their sources on stderr."
+        ),
+    ] = False  # noqa: E501
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
+    ] = False  # noqa: E501
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--endpoint",
+            help="Remote OpenAI-compatible server URL (repeatable).",
+            rich_help_panel=E,
+        ),
+    ] = None  # noqa: E501
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Key for --endpoint.", rich_help_panel=E)
+    ] = None  # noqa: E501
 
     def flag_params(self) -> dict[str, Any]:
         """The parameters given as flags, parsed to their types (the "flag" layer)."""

@@ -1,6 +1,6 @@
 """`oruel params list` and `oruel params explain NAME`."""
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -49,7 +49,7 @@ def list_params() -> None:
 def explain(
     name: Annotated[str, typer.Argument(help="A parameter name, e.g. temperature.")],
     demo: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--demo", help="Draw the real next-token distribution for this prompt."),
     ] = None,
 ) -> None:

@@ -59,8 +59,12 @@ class Completion:
             "created": self.created,
             "model": self.model,
             "choices": [
-                {"index": 0, "message": message, "finish_reason": self.finish_reason,
-                 "logprobs": None}
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": self.finish_reason,
+                    "logprobs": None,
+                }
             ],  # fmt: skip
             "usage": self.usage(),
         }

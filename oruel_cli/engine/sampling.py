@@ -77,7 +77,9 @@ def _grammar_sampler(
 
         pattern = r"[\s\S]*?(" + re.escape(grammar.lazy_trigger) + r")[\s\S]*"
         patterns = (ctypes.c_char_p * 1)(pattern.encode("utf-8"))
-        smpl = lc.llama_sampler_init_grammar_lazy_patterns(vocab, text, b"root", patterns, 1, None, 0)
+        smpl = lc.llama_sampler_init_grammar_lazy_patterns(
+            vocab, text, b"root", patterns, 1, None, 0
+        )
     if not smpl:
         lc.llama_sampler_free(chain)
         raise RuntimeFailure("llama.cpp refused the grammar built for this request")
@@ -93,8 +95,6 @@ def apply_chain(chain: lc.llama_sampler_p, logits: list[float]) -> list[tuple[in
     data = (lc.llama_token_data * n)()
     for i, x in enumerate(logits):
         data[i].id, data[i].logit, data[i].p = i, x, 0.0
-    arr = lc.llama_token_data_array(
-        data=data, size=n, selected=-1, sorted=False
-    )
+    arr = lc.llama_token_data_array(data=data, size=n, selected=-1, sorted=False)
     lc.llama_sampler_apply(chain, ctypes.byref(arr))
     return [(arr.data[i].id, arr.data[i].logit) for i in range(arr.size)]

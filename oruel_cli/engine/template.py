@@ -44,7 +44,9 @@ def _text(content: Any) -> str:
 
 
 def normalize_messages(
-    messages: list[dict[str, Any]], system: str | None, tools: list[dict[str, Any]] | None,
+    messages: list[dict[str, Any]],
+    system: str | None,
+    tools: list[dict[str, Any]] | None,
     template_has_tools: bool,
 ) -> list[dict[str, Any]]:
     """One system prompt (a message's wins over `system`), tools folded in when needed."""
@@ -62,7 +64,9 @@ def normalize_messages(
                 fn = call.get("function", {})
                 args = fn.get("arguments", "{}")
                 text += f'{TOOL_OPEN}{{"name": {json.dumps(fn.get("name"))}, "arguments": {args}}}{TOOL_CLOSE}'
-        out.append({**{k: v for k, v in m.items() if k != "content"}, "role": role, "content": text})
+        out.append(
+            {**{k: v for k, v in m.items() if k != "content"}, "role": role, "content": text}
+        )
     if not any(m["role"] == "system" for m in out) and system:
         out.insert(0, {"role": "system", "content": system})
     if tools and not template_has_tools:

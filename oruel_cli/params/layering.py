@@ -46,7 +46,9 @@ class Effective:
         return self.params.model_dump(exclude_none=True)
 
 
-def make_layer(source: str, values: dict[str, Any] | None, label: str = "", where: str = "") -> Layer:
+def make_layer(
+    source: str, values: dict[str, Any] | None, label: str = "", where: str = ""
+) -> Layer:
     """Validate one source's values alone (so the message names it) and wrap them."""
     values = dict(values or {})
     validate_params(values, where=where)

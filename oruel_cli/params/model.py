@@ -48,7 +48,10 @@ class GenerationParams(BaseModel):
         0.0, ge=-2, le=2, description="Logit -= value once a token appeared in the output."
     )
     repetition_penalty: float = Field(
-        1.0, ge=0.1, le=3, description="Divides positive, multiplies negative logits of seen tokens."
+        1.0,
+        ge=0.1,
+        le=3,
+        description="Divides positive, multiplies negative logits of seen tokens.",
     )
     response_format: dict[str, Any] | None = Field(
         None, description="text, json_object, or json_schema: constrain the reply's shape."
@@ -92,7 +95,9 @@ class GenerationParams(BaseModel):
         if kind == "json_schema":
             js = v.get("json_schema")
             if not isinstance(js, dict) or not isinstance(js.get("schema"), dict):
-                raise ValueError('json_schema needs {"json_schema": {"name": ..., "schema": {...}}}')
+                raise ValueError(
+                    'json_schema needs {"json_schema": {"name": ..., "schema": {...}}}'
+                )
             if not isinstance(js.get("name", "schema"), str):
                 raise ValueError("json_schema.name must be a string")
             _check_schema(js["schema"])
@@ -125,8 +130,10 @@ class GenerationParams(BaseModel):
             return v
         if isinstance(v, dict):
             fn = v.get("function")
-            if v.get("type") == "function" and isinstance(fn, dict) and isinstance(
-                fn.get("name"), str
+            if (
+                v.get("type") == "function"
+                and isinstance(fn, dict)
+                and isinstance(fn.get("name"), str)
             ):
                 return v
         raise ValueError('auto, none, required or {"type": "function", "function": {"name": ...}}')

@@ -50,7 +50,9 @@ def param_type(name: str) -> str:
     for py, word in (("float", "number"), ("int", "integer"), ("bool", "boolean")):
         if py in ann and "str" not in ann:
             return word
-    return {"stop": "string or array", "tools": "array", "tier": "string"}.get(name, "object")
+    other = {"stop": "string or array", "tools": "array", "tier": "string",
+             "tool_choice": "string or object"}  # fmt: skip
+    return other.get(name, "object")
 
 
 def allowed(name: str) -> str:
@@ -89,10 +91,10 @@ def unknown_name_message(name: str, what: str = "parameter") -> str:
     return f"unknown {what} {name!r}{hint}; known: {', '.join(PARAM_NAMES)}"
 
 
-def check_names(values: dict[str, Any]) -> None:
+def check_names(values: dict[str, Any], where: str = "") -> None:
     for name in values:
         if name not in PARAM_NAMES:
-            raise UsageError(unknown_name_message(name))
+            raise UsageError(where + unknown_name_message(name))
 
 
 def validate_params(values: dict[str, Any], where: str = "") -> GenerationParams:
@@ -101,7 +103,7 @@ def validate_params(values: dict[str, Any], where: str = "") -> GenerationParams
     ``where`` prefixes the message ("preset file x.yaml: ") so the user knows
     which input holds the bad value.
     """
-    check_names(values)
+    check_names(values, where)
     for name, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise UsageError(_message(where, name, value))

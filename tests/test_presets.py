@@ -1,0 +1,190 @@
+"""Presets: the nine built-ins match the reference's use-case table; user presets
+shadow and extend them; a bad preset file is a usage error naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oruel_cli.errors import UsageError
+from oruel_cli.presets import all_presets, builtin_dir, load_preset, preset_names
+
+# The reference's table (seeds/000_65224b7fc753b1e8.txt, last table), row by row:
+# name -> (temperature low, high), top_p, max_tokens, the "Other" column.
+REFERENCE: dict[str, tuple[tuple[float, float], float, int, dict[str, Any]]] = {
+    "code": ((0, 0.2), 0.95, 2048, {"stop": ["```"]}),
+    "creative": ((0.8, 1.2), 1.0, 4096, {"frequency_penalty": 0.5}),
+    "extraction": ((0, 0), 1.0, 1024, {"response_format": {"type": "json_object"}}),
+    "qa": ((0, 0.3), 0.9, 512, {}),
+    "summarization": ((0.3, 0.5), 0.9, 1024, {}),
+    "translation": ((0, 0.2), 1.0, 2048, {}),
+    "brainstorming": ((1.0, 1.5), 1.0, 2048, {"presence_penalty": 0.8}),
+    "chatbot": ((0.5, 0.7), 0.9, 1024, {"frequency_penalty": 0.3}),
+    "classification": ((0, 0), 1.0, 10, {}),
+}
+
+
+@pytest.fixture(autouse=True)
+def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty config folder, so the developer's own presets never leak in."""
+    monkeypatch.setenv("ORUEL_CONFIG", str(tmp_path / "config.yaml"))
+    return tmp_path
+
+
+def user_preset(config_home: Path, filename: str, text: str) -> Path:
+    folder = config_home / "presets"
+    folder.mkdir(exist_ok=True)
+    path = folder / filename
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def usage_error(name_or_file: str) -> str:
+    with pytest.raises(UsageError) as info:
+        load_preset(name_or_file)
+    assert info.value.exit_code == 2
+    return str(info.value)
+
+
+# --- the built-ins ------------------------------------------------------------
+
+
+def test_the_nine_builtins_ship():
+    assert sorted(p.stem for p in builtin_dir().glob("*.yaml")) == sorted(REFERENCE)
+    assert preset_names() == sorted(REFERENCE)
+    assert [p.name for p in all_presets()] == sorted(REFERENCE)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_builtin_matches_the_reference_row(name):
+    (low, high), top_p, max_tokens, other = REFERENCE[name]
+    preset = load_preset(name)
+    params = preset.params
+
+    assert preset.name == name
+    assert preset.description.strip()
+    assert Path(preset.path).parent == builtin_dir()
+    assert set(params) == {"temperature", "top_p", "max_tokens", *other}
+    assert low <= params["temperature"] <= high
+    assert params["top_p"] == top_p
+    assert params["max_tokens"] == max_tokens
+    for key, value in other.items():
+        assert params[key] == value, f"{name}: {key}"
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_recommended_is_the_reference_range_and_holds_the_value(name):
+    (low, high), *_ = REFERENCE[name]
+    preset = load_preset(name)
+    if low < high:
+        assert preset.recommended == {"temperature": [low, high]}
+    else:
+        assert "temperature" not in preset.recommended
+    for param, (lo, hi) in preset.recommended.items():
+        assert lo <= preset.params[param] <= hi, f"{name}: {param} outside {lo}..{hi}"
+
+
+def test_system_prompts():
+    assert "json" in load_preset("extraction").system.lower()  # JSON mode needs it
+    code = load_preset("code").system.lower()
+    assert "fence" in code  # the code alone, so stop ``` ends the reply, not its start
+    assert "label" in load_preset("classification").system.lower()
+    for preset in all_presets():
+        assert preset.system is None or preset.system.strip(), preset.name
+
+
+# --- user presets ---------------------------------------------------------------
+
+
+def test_user_preset_shadows_a_builtin_and_adds_one(config_home):
+    mine = user_preset(config_home, "code.yaml", "description: mine\nparams:\n  temperature: 0.5\n")
+    user_preset(config_home, "haiku.yml", "params:\n  temperature: 1.1\n  max_tokens: 40\n")
+
+    code = load_preset("code")
+    assert code.params == {"temperature": 0.5}
+    assert code.description == "mine"
+    assert code.path == str(mine)
+
+    haiku = load_preset("haiku")
+    assert haiku.name == "haiku"  # from the file name when the file gives none
+    assert haiku.params == {"temperature": 1.1, "max_tokens": 40}
+    assert preset_names() == sorted([*REFERENCE, "haiku"])
+
+
+def test_preset_by_file_path(tmp_path):
+    path = tmp_path / "elsewhere" / "terse.yaml"
+    path.parent.mkdir()
+    path.write_text("name: terse\nparams:\n  max_tokens: 64\n", encoding="utf-8")
+    assert load_preset(str(path)).params == {"max_tokens": 64}
+    assert "not found" in usage_error(str(tmp_path / "missing.yaml"))
+
+
+# --- bad files: exit 2, naming the file and the key ------------------------------
+
+
+def test_unknown_top_level_key(config_home):
+    path = user_preset(config_home, "bad.yaml", "name: bad\ncolour: red\n")
+    message = usage_error("bad")
+    assert str(path) in message
+    assert "colour" in message
+
+
+def test_unknown_parameter_inside_params(config_home):
+    path = user_preset(config_home, "bad.yaml", "params:\n  temprature: 0.5\n")
+    message = usage_error("bad")
+    assert "temprature" in message
+    assert str(path) in message
+
+
+def test_unknown_parameter_inside_params_is_refused(config_home):
+    user_preset(config_home, "bad.yaml", "params:\n  temprature: 0.5\n")
+    message = usage_error("bad")
+    assert "temprature" in message
+    assert "did you mean temperature" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("params:\n  temperature: 3\n", "temperature"),
+        ("params:\n  temperature: '0.5'\n", "temperature"),  # strict: a string is no number
+        ("params:\n  top_p: .nan\n", "top_p"),
+        ("params:\n  max_tokens: 0\n", "max_tokens"),
+        ("params:\n  stop: [a, b, c, d, e]\n", "stop"),
+        ("params:\n  response_format: {type: xml}\n", "response_format"),
+        ("params: [temperature]\n", "params"),
+        ("system: 42\n", "system"),
+        ("recommended:\n  temperature: [0.5, 0.1]\n", "recommended.temperature"),
+    ],
+)
+def test_bad_value(config_home, text, key):
+    path = user_preset(config_home, "bad.yaml", text)
+    message = usage_error(str(path))
+    assert str(path) in message
+    assert key in message
+
+
+def test_malformed_yaml(config_home):
+    path = user_preset(config_home, "bad.yaml", "params:\n  temperature: [0.5\n")
+    message = usage_error("bad")
+    assert str(path) in message
+    assert "YAML" in message and "line" in message
+
+
+@pytest.mark.parametrize("text", ["- temperature\n- 0.5\n", "just words\n", "42\n"])
+def test_top_level_not_a_mapping(config_home, text):
+    path = user_preset(config_home, "bad.yaml", text)
+    message = usage_error("bad")
+    assert str(path) in message
+    assert "mapping" in message
+
+
+def test_unknown_name_lists_the_known_ones_and_suggests(config_home):
+    message = usage_error("creativ")
+    assert "'creativ'" in message
+    assert "did you mean creative?" in message
+    for name in REFERENCE:
+        assert name in message
+    assert "did you mean" not in usage_error("zzzz")
