@@ -10,8 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UsageError
 from ..params.model import GenerationParams
+from ..params.validate import check_tool_choice
 from .engine import Finish, Request
 from .grammars import json_object_grammar, json_schema_grammar, tool_call_grammar
 from .llama import LoadedModel
@@ -116,13 +116,9 @@ class Prompter:
 def grammar_for(params: GenerationParams) -> Grammar | None:
     """The grammar a request needs: a tool call, a schema, a JSON object, or none."""
     tools, choice = params.tools, params.tool_choice
-    if choice is not None and choice != "none" and not tools:
-        raise UsageError("invalid tool_choice: it needs tools (allowed: give --tools FILE)")
+    check_tool_choice(params)  # merge() checked it already; requests built otherwise too
     if tools and choice != "none":
         name = params.forced_tool()
-        if name is not None and name not in {t["function"]["name"] for t in tools}:
-            known = ", ".join(t["function"]["name"] for t in tools)
-            raise UsageError(f"invalid tool_choice {name!r}: no such tool (allowed: {known})")
         if name is not None or choice == "required":
             return tool_call_grammar(tools, name)
         return tool_call_grammar(tools, lazy=True)

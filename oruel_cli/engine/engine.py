@@ -65,6 +65,7 @@ class _Slot:
     req: Request | None = None
     pending: list[int] = field(default_factory=list)  # prompt tokens still to decode
     next_token: int | None = None  # sampled, not yet decoded
+    last_token: int | None = None  # the last token sampled (tests, the --demo)
     chain: object = None
     detok: Detokenizer | None = None
     stops: StopMatcher | None = None
@@ -150,6 +151,28 @@ class Engine:
         self.submit(req)
         yield from self.events()
 
+    def next_token_logits(self, tokens: list[int]) -> list[float]:
+        """The model's raw logits for the token after `tokens` (the --demo, tests).
+
+        Runs on slot 0 while the engine is idle, reusing what that slot holds.
+        """
+        if self.busy:
+            raise RuntimeError("next_token_logits needs an idle engine")
+        slot = self.slots[0]
+        reuse = min(_common_prefix(slot.cached, tokens), len(tokens) - 1)
+        lc.llama_memory_seq_rm(self.mem, slot.seq, reuse, -1)
+        slot.cached = tokens[:reuse]
+        todo = tokens[reuse:]
+        while todo:
+            chunk, todo = todo[: self.n_batch], todo[self.n_batch :]
+            for i, token in enumerate(chunk):
+                self._put(i, slot, token, not todo and i == len(chunk) - 1)
+            self.batch.n_tokens = len(chunk)
+            if lc.llama_decode(self.ctx, self.batch) != 0:
+                raise RuntimeFailure("llama_decode failed while reading the prompt")
+        ptr = lc.llama_get_logits_ith(self.ctx, -1)
+        return ptr[: self.model.n_vocab]
+
     def close(self) -> None:
         for s in self.slots:
             self._free_chain(s)
@@ -174,36 +197,38 @@ class Engine:
             self._on_token(slot, lc.llama_sampler_sample(slot.chain, self.ctx, idx), events)
         return events
 
+    def _put(self, n: int, slot: _Slot, token: int, logits: bool) -> None:
+        """Write batch entry n: `token` at the slot's next position."""
+        b = self.batch
+        b.token[n] = token
+        b.pos[n] = len(slot.cached)
+        b.n_seq_id[n] = 1
+        b.seq_id[n][0] = slot.seq
+        b.logits[n] = logits
+        slot.cached.append(token)
+
     def _fill_batch(self) -> list[tuple[_Slot, int]]:
         """One token per decoding slot, then prompt chunks in the room left."""
-        b = self.batch
         n = 0
         outputs: list[tuple[_Slot, int]] = []
-
-        def put(slot: _Slot, token: int, logits: bool) -> None:
-            nonlocal n
-            b.token[n] = token
-            b.pos[n] = len(slot.cached)
-            b.n_seq_id[n] = 1
-            b.seq_id[n][0] = slot.seq
-            b.logits[n] = logits
-            slot.cached.append(token)
-            if logits:
-                outputs.append((slot, n))
-            n += 1
-
         for slot in self.slots:
             if slot.req is not None and slot.next_token is not None:
-                put(slot, slot.next_token, True)
+                self._put(n, slot, slot.next_token, True)
+                outputs.append((slot, n))
                 slot.next_token = None
+                n += 1
         for slot in self.slots:
             if slot.req is None or not slot.pending or n >= self.n_batch:
                 continue
             take = min(len(slot.pending), self.n_batch - n)
             chunk, slot.pending = slot.pending[:take], slot.pending[take:]
             for i, token in enumerate(chunk):
-                put(slot, token, not slot.pending and i == take - 1)
-        b.n_tokens = n
+                last = not slot.pending and i == take - 1
+                self._put(n, slot, token, last)
+                if last:
+                    outputs.append((slot, n))
+                n += 1
+        self.batch.n_tokens = n
         return outputs
 
     def _admit(self) -> None:
@@ -243,6 +268,7 @@ class Engine:
         req = slot.req
         assert req is not None and slot.detok is not None and slot.stops is not None
         slot.n_gen += 1
+        slot.last_token = token
         if slot.t_first is None:
             slot.t_first = time.perf_counter()
         if self.model.is_eog(token):
