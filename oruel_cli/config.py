@@ -72,7 +72,8 @@ def load_config(path: Path | None = None) -> Config:
         cfg = Config.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
+        # pydantic marks a bad mapping key with a "[key]" step: 'tiers.fast', not 'tiers.fast.[key]'
+        key = ".".join(str(p) for p in err["loc"] if p != "[key]")
         raise UsageError(f"config file {path}: bad key {key!r}: {err['msg']}") from None
     where = f"config file {path}: params: "
     validate_params(cfg.params, where=where)

@@ -41,7 +41,7 @@ class ParamResolver:
         self.flag_layer = make_layer("flag", flags)
         self.system_flag = system_flag
         self._presets: dict[str, Preset] = {}
-        self._config_layers: dict[str, Layer] = {}
+        self._config_layers: dict[str, list[Layer]] = {}
         if self.preset_name:
             self.preset(self.preset_name)  # a bad preset fails before any model loads
 
@@ -50,16 +50,15 @@ class ParamResolver:
             self._presets[name] = load_preset(name)
         return self._presets[name]
 
-    def _config_layer(self, tier: str) -> Layer:
-        """The config's params with the tier profile's params over them."""
+    def _config_layer(self, tier: str) -> list[Layer]:
+        """The config's params, then the tier profile's params over them: two
+        layers of the "config" source, so each value keeps its own label."""
         if tier not in self._config_layers:
-            values = dict(self.config.params)
-            label = ""
+            layers = [Layer("config", dict(self.config.params))]
             prof = self.config.tiers.get(tier)  # type: ignore[call-overload]
             if prof and prof.params:
-                values.update(prof.params)
-                label = f"tier {tier}"
-            self._config_layers[tier] = Layer("config", values, label)
+                layers.append(Layer("config", dict(prof.params), f"tier {tier}"))
+            self._config_layers[tier] = layers
         return self._config_layers[tier]
 
     def resolve(
@@ -79,7 +78,7 @@ class ParamResolver:
             upper.append(Layer("preset", preset.params, preset.name))
         if line:
             upper.append(make_layer("line", line))
-        tier = merge([self._config_layer("standard"), *upper]).params.tier
-        effective = merge([self._config_layer(tier), *upper])
+        tier = merge([*self._config_layer("standard"), *upper]).params.tier
+        effective = merge([*self._config_layer(tier), *upper])
         system = line_system or self.system_flag or (preset.system if preset else None)
         return Resolved(effective, preset, system)

@@ -42,7 +42,7 @@ def decide_repack(setting: str, source: str, cpuinfo: str | None) -> tuple[bool,
         return True, source
     if setting == "off":
         return False, source
-    if cpuinfo is None:
+    if not cpuinfo:  # None (unreadable) or empty: nothing to decide from
         return True, "auto: cpuinfo unreadable, assuming no AMX"
     if cpu_has_amx(cpuinfo):
         return False, "auto: AMX CPU"

@@ -53,7 +53,7 @@ def test_earliest_of_several_stops_wins():
 @given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=4), st.data())
 def test_streamed_output_equals_text_before_the_first_stop(text, stop, data):
     cuts = sorted(data.draw(st.sets(st.integers(0, len(text)))))
-    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
     m = StopMatcher([stop])
     shown = "".join(m.feed(p) for p in pieces)
     if m.stopped is None:

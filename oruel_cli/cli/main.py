@@ -65,14 +65,14 @@ def main() -> None:
         sys.exit(e.exit_code)
     except SystemExit:
         raise
-    except Exception as e:  # click usage errors and anything unforeseen
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except typer.Abort:
+        print("oruel: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # the parser's usage errors and anything unforeseen
+        # Click's ClickException (vendored inside typer since 0.2x, so no `import
+        # click`): it knows how to show itself and its exit code (2 for usage).
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            print("oruel: interrupted", file=sys.stderr)
-            sys.exit(130)
         print(f"oruel: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)

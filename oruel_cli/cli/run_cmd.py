@@ -1,6 +1,155 @@
-"""`oruel run`: JSONL batch jobs."""
+"""`oruel run`: JSONL batch jobs, resumable, with continuous batching."""
+
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from .options import CommonOptions, common_options
+
+DEFAULT_PARALLEL = 8
 
 
-def run() -> None:
-    """Run a JSONL batch job."""
-    raise NotImplementedError
+@common_options
+def run(
+    opts: CommonOptions,
+    input: Annotated[Path, typer.Argument(help="The JSONL input: prompt, messages or OpenAI batch lines.")],  # noqa: E501
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Output JSONL ('-' for stdout).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep the successes in the output; run the rest.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output file.")
+    ] = False,
+    parallel: Annotated[
+        str | None, typer.Option("--parallel", help="Sequences decoded together (default 8).")
+    ] = None,
+) -> None:
+    """Run every line of a JSONL file; one record per line in the output."""
+    from ..batch.output import ResultWriter, default_output, prepare_output
+    from ..batch.reader import count_lines, read_batch
+    from ..config import load_config
+    from ..resolve import ParamResolver
+    from .session import check_no_endpoint, show_params
+
+    config = load_config()
+    resolver = ParamResolver(config, opts.preset, opts.flag_params())
+    job_params = resolver.resolve()
+    runtime_flags = opts.runtime_flags()
+    n_slots = _parallel(parallel)
+    check_no_endpoint(opts)
+    if not input.is_file():
+        raise UsageError(f"input file not found: {input}")
+    out_path = None if output == "-" else Path(output) if output else default_output(input)
+    done_ids = prepare_output(out_path, resume, overwrite, input_path=input)
+
+    from ..engine.loader import SLOT_CTX_CAP, open_engine, resolve_target
+
+    target = resolve_target(config, opts.model, runtime_flags, job_params.params.tier)
+    if opts.show_params:
+        show_params(job_params.effective, target)
+        print(f"parallel = {n_slots}", file=sys.stderr)
+    engine = open_engine(target, n_slots, SLOT_CTX_CAP, verbose=opts.verbose)
+
+    from ..batch.job import BatchJob
+
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    progress = _Progress(count_lines(input))
+    try:
+        with ResultWriter(out_path) as writer:
+            job = BatchJob(engine, resolver, config, writer, done_ids, str(target.path),
+                           on_progress=progress.update)  # fmt: skip
+            stats = job.run(read_batch(input))
+    finally:
+        progress.close()
+        signal.signal(signal.SIGTERM, previous)
+    _summary(stats, out_path)
+    if stats.interrupted:
+        raise typer.Exit(130)
+    if stats.failed:
+        raise typer.Exit(1)
+
+
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _parallel(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_PARALLEL
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise UsageError(f"invalid --parallel {text!r} (allowed: an integer from 1 to 256)")
+    return n
+
+
+class _Progress:
+    """A rich bar on a terminal; plain lines every few seconds otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+        self._last = 0.0
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            from ..render import err_console
+
+            self.bar = Progress(
+                TextColumn("[bold]run"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} tok/s"), TextColumn("{task.fields[failed]}"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=err_console(),
+            )  # fmt: skip
+            self.task = self.bar.add_task("run", total=total, rate="0", failed="")
+            self.bar.start()
+
+    def update(self, stats) -> None:  # noqa: ANN001
+        if self.bar is not None:
+            failed = f"[red]{stats.failed} failed[/]" if stats.failed else ""
+            self.bar.update(self.task, completed=stats.done, rate=f"{stats.tokens_per_second:.0f}",
+                            failed=failed)  # fmt: skip
+            return
+        now = time.monotonic()
+        if now - self._last >= 5 or stats.done == self.total:
+            self._last = now
+            print(
+                f"oruel run: {stats.done}/{self.total} done, {stats.failed} failed, "
+                f"{stats.tokens_per_second:.1f} tok/s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _summary(stats, out_path: Path | None) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from ..batch.job import summary_rows
+    from ..render import err_console
+
+    title = "interrupted: run again with --resume to finish" if stats.interrupted else "done"
+    table = Table(title=f"oruel run: {title}", show_header=False)
+    for key, value in summary_rows(stats):
+        table.add_row(key, str(value))
+    table.add_row("output", str(out_path) if out_path else "stdout")
+    err_console().print(table)

@@ -47,6 +47,7 @@ class Delta:
 class Finish:
     request: Request
     text: str  # the whole output (stop string excluded)
+    tokens: list[int]  # the generated token ids
     finish_reason: str  # stop | length | cancelled
     prompt_tokens: int
     completion_tokens: int
@@ -70,6 +71,7 @@ class _Slot:
     detok: Detokenizer | None = None
     stops: StopMatcher | None = None
     text: list[str] = field(default_factory=list)
+    generated: list[int] = field(default_factory=list)
     n_gen: int = 0
     n_reused: int = 0
     t_start: float = 0.0
@@ -259,6 +261,7 @@ class Engine:
         slot.detok = Detokenizer()
         slot.stops = StopMatcher(req.params.stops())
         slot.text = []
+        slot.generated = []
         slot.n_gen = 0
         slot.n_reused = reuse
         slot.t_start = time.perf_counter()
@@ -269,6 +272,7 @@ class Engine:
         assert req is not None and slot.detok is not None and slot.stops is not None
         slot.n_gen += 1
         slot.last_token = token
+        slot.generated.append(token)
         if slot.t_first is None:
             slot.t_first = time.perf_counter()
         if self.model.is_eog(token):
@@ -300,6 +304,7 @@ class Engine:
             Finish(
                 request=req,
                 text="".join(slot.text),
+                tokens=list(slot.generated),
                 finish_reason=reason,
                 prompt_tokens=len(req.tokens),
                 completion_tokens=slot.n_gen,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import PARAM_NAMES, GenerationParams
-from .validate import show_value, validate_params
+from .validate import check_tool_choice, show_value, validate_params
 
 SOURCES = ("default", "config", "preset", "flag", "line")
 
@@ -63,4 +63,6 @@ def merge(layers: list[Layer]) -> Effective:
         for name, value in layer.values.items():
             merged[name] = value
             sources[name] = layer.tag
-    return Effective(validate_params(merged), sources)
+    params = validate_params(merged)
+    check_tool_choice(params)
+    return Effective(params, sources)

@@ -117,6 +117,27 @@ def validate_params(values: dict[str, Any], where: str = "") -> GenerationParams
         raise UsageError(_message(where, name, value, reason)) from None
 
 
+def check_tool_choice(params: GenerationParams, where: str = "") -> None:
+    """tool_choice against the tools of the same request: it needs tools (unless
+    ``none``), and a named function must be one of them. A whole-request check,
+    so it runs on merged layers (--tool-choice may come from a flag, the tools
+    from a preset), before any model loads."""
+    choice, tools = params.tool_choice, params.tools
+    if choice is None or choice == "none":
+        return
+    if not tools:
+        raise UsageError(
+            f"{where}invalid tool_choice {show_value(choice)}: it needs tools "
+            "(allowed: give --tools FILE)"
+        )
+    name = params.forced_tool()
+    known = [t["function"]["name"] for t in tools]
+    if name is not None and name not in known:
+        raise UsageError(
+            f"{where}invalid tool_choice {name!r}: no such tool (allowed: {', '.join(known)})"
+        )
+
+
 def _message(where: str, name: str, value: Any, reason: str = "") -> str:
     detail = ""
     if reason.startswith("Value error, "):

@@ -1,0 +1,193 @@
+"""A batch job: lines in, records out, through the engine's continuous batching.
+
+Lines are read ahead in a window (at least 256); turbo lines in the window are
+admitted before standard ones. The engine's own queue is kept short, so the
+window decides the order. Each record is written (flushed, fsynced) as its
+line finishes; an interrupted job leaves only whole records, and `--resume`
+runs what has no success yet.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Config
+from ..engine.completion import Prompter, complete
+from ..engine.engine import Engine, Finish, Request
+from ..errors import OruelError
+from ..resolve import ParamResolver
+from .output import ResultWriter
+from .reader import BatchLine, LineError
+from .records import error_record, success_record
+
+WINDOW = 256
+
+
+@dataclass
+class JobStats:
+    total: int = 0  # lines in the input (non-blank)
+    skipped: int = 0  # already done (resume)
+    ok: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    interrupted: bool = False
+
+    @property
+    def done(self) -> int:
+        return self.skipped + self.ok + self.failed
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class BatchJob:
+    def __init__(
+        self,
+        engine: Engine,
+        resolver: ParamResolver,
+        config: Config,
+        writer: ResultWriter,
+        done_ids: set[str],
+        job_model: str,
+        on_progress: Callable[[JobStats], None] = lambda s: None,
+    ) -> None:
+        self.engine = engine
+        self.prompter = Prompter(engine.model)
+        self.resolver = resolver
+        self.config = config
+        self.writer = writer
+        self.done_ids = done_ids
+        self.job_model = job_model
+        self.on_progress = on_progress
+        self.stats = JobStats()
+        self._window: list[tuple[int, int, Request]] = []
+        self._order = itertools.count()
+
+    def run(self, lines: Iterator[BatchLine]) -> JobStats:
+        """Run every line; on KeyboardInterrupt stop admitting, drop the in-flight
+        lines (no record: a resume runs them) and return with `interrupted` set."""
+        lines = iter(lines)
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(self._window) < WINDOW:
+                    line = next(lines, None)
+                    if line is None:
+                        exhausted = True
+                    else:
+                        self._read(line)
+                self._top_up()
+                if not self.engine.busy:
+                    if exhausted and not self._window:
+                        break
+                    continue
+                for ev in self.engine.step():
+                    if isinstance(ev, Finish):
+                        self._finished(ev)
+        except KeyboardInterrupt:
+            self.stats.interrupted = True
+        return self.stats
+
+    def _top_up(self) -> None:
+        """Keep exactly as many requests in the engine as it has slots."""
+        while self._window and self.engine.live + self.engine.queued < self.engine.n_slots:
+            _, _, req = heapq.heappop(self._window)
+            self.engine.submit(req)
+
+    def _read(self, line: BatchLine) -> None:
+        if line.id in self.done_ids:
+            self.stats.skipped += 1
+            self.on_progress(self.stats)
+            return
+        if line.error is not None:
+            self._fail(line, line.error)
+            return
+        try:
+            req = self._request(line)
+        except _LineFailure as e:
+            self._fail(line, e.error)
+            return
+        heapq.heappush(self._window, (req.priority, next(self._order), req))
+
+    def _request(self, line: BatchLine) -> Request:
+        try:
+            resolved = self.resolver.resolve(line.params, line.preset, line.system)
+        except OruelError as e:
+            raise _LineFailure("invalid_parameter", str(e)) from None
+        tier = resolved.params.tier
+        prof = self.config.tiers.get(tier)  # type: ignore[call-overload]
+        if prof and prof.model and not self._same_model(prof.model):
+            raise _LineFailure(
+                "tier_model_mismatch",
+                f"tier {tier!r} runs model {prof.model!r}, but this job runs "
+                f"{self.job_model!r}: run the turbo lines in a job of their own with --model",
+            )
+        try:
+            req = self.prompter.request(
+                line.messages or [], resolved.params, resolved.system, user=(line, resolved)
+            )
+        except OruelError as e:
+            raise _LineFailure("invalid_parameter", str(e)) from None
+        if len(req.tokens) >= self.engine.ctx_slot:
+            raise _LineFailure(
+                "context_length_exceeded",
+                f"the prompt is {len(req.tokens)} tokens; it does not fit the context of "
+                f"{self.engine.ctx_slot} tokens per sequence (raise --ctx)",
+            )
+        return req
+
+    def _same_model(self, spec: str) -> bool:
+        from ..models.resolve import resolve_model
+
+        try:
+            return str(resolve_model(spec, self.config)) == self.job_model
+        except OruelError:
+            return False
+
+    def _finished(self, ev: Finish) -> None:
+        line, resolved = ev.request.user  # type: ignore[misc]
+        comp = complete(ev, self.engine.model.name)
+        if comp.schema_error:
+            self._fail(line, LineError("schema_violation", comp.schema_error))
+            return
+        params = resolved.effective.set_values()
+        self.writer.write(success_record(line, comp.to_openai(), params))
+        self.stats.ok += 1
+        self.stats.prompt_tokens += comp.prompt_tokens
+        self.stats.completion_tokens += comp.completion_tokens
+        self.on_progress(self.stats)
+
+    def _fail(self, line: BatchLine, error: LineError) -> None:
+        self.writer.write(error_record(line, error))
+        self.stats.failed += 1
+        self.on_progress(self.stats)
+
+
+class _LineFailure(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.error = LineError(code, message)
+
+
+def summary_rows(stats: JobStats) -> list[tuple[str, Any]]:
+    return [
+        ("ok", stats.ok),
+        ("failed", stats.failed),
+        ("skipped (done before)", stats.skipped),
+        ("prompt tokens", stats.prompt_tokens),
+        ("completion tokens", stats.completion_tokens),
+        ("tokens/s", f"{stats.tokens_per_second:.1f}"),
+        ("elapsed", f"{stats.elapsed:.1f} s"),
+    ]
