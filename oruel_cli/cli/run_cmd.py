@@ -17,7 +17,9 @@ DEFAULT_PARALLEL = 8
 @common_options
 def run(
     opts: CommonOptions,
-    input: Annotated[Path, typer.Argument(help="The JSONL input: prompt, messages or OpenAI batch lines.")],  # noqa: E501
+    input: Annotated[
+        Path, typer.Argument(help="The JSONL input: prompt, messages or OpenAI batch lines.")
+    ],  # noqa: E501
     output: Annotated[
         str | None, typer.Option("-o", "--output", help="Output JSONL ('-' for stdout).")
     ] = None,

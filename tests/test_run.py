@@ -1,0 +1,189 @@
+"""`oruel run` on the real model, driven as a user would: the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+PROMPTS = [
+    "Name three fruits.",
+    "What is the capital of Italy?",
+    "Write a haiku about snow.",
+    "Explain gravity in one sentence.",
+    "What is 7 times 8?",
+    "Give me a synonym for happy.",
+    "Describe a cat.",
+    "What color is the sky?",
+]
+
+
+def oruel(*args: str, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "oruel_cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def by_id(path: Path) -> dict[str, dict]:
+    return {r.get("custom_id", r["id"]): r for r in records(path)}
+
+
+def test_three_forms_bad_lines_and_per_line_params(tmp_path):
+    jobs = write_jsonl(
+        tmp_path / "jobs.jsonl",
+        [
+            {"id": "simple", "prompt": "What is 2 + 2?", "max_tokens": 3},
+            {"messages": [{"role": "user", "content": "Name a color."}]},
+            "",
+            {
+                "custom_id": "openai-1",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {
+                    "model": "gpt-4o-mini",
+                    "messages": [{"role": "user", "content": "Say hi"}],
+                    "max_completion_tokens": 4,
+                },
+            },
+            "this is not json",
+            {"prompt": "x", "temprature": 0.5},
+            {"prompt": "x", "top_k": 500},
+            {"id": "simple", "prompt": "again"},
+            {"id": "long", "prompt": "word " * 300},
+        ],
+    )
+    res = oruel("run", str(jobs), "--max-tokens", "6", "--temperature", "0", "--ctx", "256")
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    out = by_id(tmp_path / "jobs.results.jsonl")
+    assert len(records(tmp_path / "jobs.results.jsonl")) == 8  # one per non-blank line
+
+    simple = out["simple"]
+    assert simple["error"] is None and simple["finish_reason"] == "length"
+    assert simple["usage"]["completion_tokens"] == 3  # the line's 3 beats the flag's 6
+    assert simple["params"]["max_tokens"] == 3 and simple["params"]["temperature"] == 0
+    assert out["line-2"]["usage"]["completion_tokens"] == 6  # the flag's value
+    oa = out["openai-1"]
+    assert oa["error"] is None and oa["response"]["status_code"] == 200
+    body = oa["response"]["body"]
+    assert body["object"] == "chat.completion" and body["model"] == "gpt-4o-mini"
+    assert body["usage"]["completion_tokens"] == 4  # max_completion_tokens alias
+
+    expected_errors = {
+        "line-5": ("invalid_json", 5),
+        "line-6": ("unknown_parameter", 6),
+        "line-7": ("invalid_parameter", 7),
+        "line-8": ("duplicate_id", 8),
+        "long": ("context_length_exceeded", 9),
+    }
+    for rid, (code, line_no) in expected_errors.items():
+        err = out[rid]["error"]
+        assert (err["code"], err["line"]) == (code, line_no), out[rid]
+        assert out[rid]["output"] is None
+    assert "did you mean temperature" in out["line-6"]["error"]["message"]
+    assert "top_k" in out["line-7"]["error"]["message"]
+
+
+def test_existing_output_is_never_overwritten_silently(tmp_path):
+    jobs = write_jsonl(tmp_path / "j.jsonl", [{"prompt": "hi", "max_tokens": 2}])
+    out = tmp_path / "j.results.jsonl"
+    out.write_bytes(b'{"id": "precious"}\n{"torn')
+    before = out.read_bytes()
+    res = oruel("run", str(jobs))
+    assert res.returncode == 2 and "--resume" in res.stderr and "--overwrite" in res.stderr
+    assert out.read_bytes() == before
+    assert oruel("run", str(jobs), "--resume", "--overwrite").returncode == 2
+    assert oruel("run", str(jobs), "--resume", "-o", "-").returncode == 2
+    assert out.read_bytes() == before
+    assert oruel("run", str(tmp_path / "missing.jsonl")).returncode == 2
+
+
+@pytest.mark.parametrize("delays", [(0.6, 1.5, 2.5)])
+def test_kill_9_and_resume_leave_every_id_once(tmp_path, delays):
+    rows = [
+        {"id": f"q{i}", "prompt": f"Write two sentences about the number {i}.", "max_tokens": 40}
+        for i in range(24)
+    ]
+    jobs = write_jsonl(tmp_path / "k.jsonl", rows)
+    out = tmp_path / "k.results.jsonl"
+    cmd = [sys.executable, "-m", "oruel_cli", "run", str(jobs), "--parallel", "4"]
+    for n, delay in enumerate(delays):
+        args = cmd + (["--resume"] if n else [])
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(delay + 1.0)  # model load, then some records
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for line in out.read_text().splitlines()[:-1]:
+            json.loads(line)  # every line but a possibly torn last one is whole
+    res = oruel("run", str(jobs), "--resume", "--parallel", "4")
+    assert res.returncode == 0, res.stderr
+    recs = records(out)  # every line whole JSON
+    ids = [r["id"] for r in recs]
+    assert sorted(ids) == sorted(r["id"] for r in rows)  # each id exactly once
+    assert all(r["error"] is None for r in recs)
+
+
+def test_sigint_stops_cleanly_with_130_and_resume_completes(tmp_path):
+    rows = [{"id": f"s{i}", "prompt": f"Count to {i + 5}.", "max_tokens": 60} for i in range(20)]
+    jobs = write_jsonl(tmp_path / "s.jsonl", rows)
+    proc = subprocess.Popen([sys.executable, "-m", "oruel_cli", "run", str(jobs), "--parallel", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    res = oruel("run", str(jobs), "--resume")
+    assert res.returncode == 0
+    assert sorted(by_id(tmp_path / "s.results.jsonl")) == sorted(r["id"] for r in rows)
+
+
+@pytest.fixture(scope="module")
+def greedy_runs(tmp_path_factory):
+    """The same greedy job at --parallel 1, and `oruel ask` for each prompt.
+
+    (--parallel 8 against 1 is compared in-process, with the logit gaps, in
+    test_batch_engine.py.)"""
+    tmp = tmp_path_factory.mktemp("greedy")
+    rows = [{"id": f"p{i}", "prompt": p} for i, p in enumerate(PROMPTS)]
+    jobs = write_jsonl(tmp / "g.jsonl", rows)
+    outputs = {}
+    env_args = ["--temperature", "0", "--max-tokens", "32"]
+    for n in (1,):
+        path = tmp / f"g{n}.jsonl"
+        res = oruel("run", str(jobs), "-o", str(path), "--parallel", str(n), *env_args)
+        assert res.returncode == 0, res.stderr
+        outputs[n] = {k: v["output"] for k, v in by_id(path).items()}
+    outputs["ask"] = {}
+    for row in rows:
+        res = oruel("ask", *env_args, row["prompt"])
+        assert res.returncode == 0, res.stderr
+        outputs["ask"][row["id"]] = res.stdout.removesuffix("\n")
+    return outputs
+
+
+def test_greedy_batch_equals_ask(greedy_runs):
+    assert greedy_runs[1] == greedy_runs["ask"]
