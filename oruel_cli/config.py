@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import UsageError
 from .params.validate import validate_params
@@ -41,6 +41,12 @@ class RuntimeConfig(_Strict):
     threads: int | None = Field(None, ge=1, le=1024)
     gpu_layers: int | None = Field(None, ge=-1)
     repack: Literal["auto", "on", "off"] | None = None
+
+    @field_validator("repack", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, v: object) -> object:
+        """YAML 1.1 reads a bare `off`/`on` as a boolean: take it as the word."""
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
 
 class TierProfile(_Strict):

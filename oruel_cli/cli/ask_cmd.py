@@ -19,7 +19,7 @@ def read_prompt(prompt: str | None) -> str:
         text = sys.stdin.read()
         if not text.strip():
             raise UsageError("the prompt on stdin is empty")
-        return text
+        return text.rstrip("\n")
     if piped:
         text = sys.stdin.read()
         if text.strip():

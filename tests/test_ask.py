@@ -1,0 +1,152 @@
+"""`oruel ask` end to end on the real model: the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from oruel_cli.models.resolve import embedded_model_path
+
+pytestmark = pytest.mark.model
+
+GREEDY = ["--temperature", "0", "--max-tokens", "12"]
+
+
+def oruel(*args: str, stdin: str | None = None, env: dict | None = None):
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "oruel_cli", *args],
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_piped_reply_is_plain_text_and_stats_go_to_stderr():
+    res = oruel("ask", *GREEDY, "Write a long story about a fox.")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() and "\x1b[" not in res.stdout
+    assert "12 tokens" in res.stderr and "finish: length" in res.stderr
+
+
+def test_stdin_prompt_and_stdin_plus_prompt():
+    direct = oruel("ask", *GREEDY, "What is 2 + 2?").stdout
+    assert oruel("ask", *GREEDY, stdin="What is 2 + 2?\n").stdout == direct
+    assert oruel("ask", *GREEDY, "-", stdin="What is 2 + 2?").stdout == direct
+    alone = json.loads(oruel("ask", *GREEDY, "--output-json", "Summarize.").stdout)
+    both = json.loads(
+        oruel("ask", *GREEDY, "--output-json", "Summarize.", stdin="Cats purr.").stdout
+    )
+    assert both["usage"]["prompt_tokens"] > alone["usage"]["prompt_tokens"]
+
+
+def test_empty_stdin_changes_nothing():
+    direct = oruel("ask", *GREEDY, "Name a fruit.").stdout
+    assert oruel("ask", *GREEDY, "Name a fruit.", stdin="").stdout == direct
+
+
+def test_output_json_is_a_chat_completion():
+    res = oruel("ask", *GREEDY, "--output-json", "Write a long story about a fox.")
+    obj = json.loads(res.stdout)
+    assert obj["object"] == "chat.completion"
+    choice = obj["choices"][0]
+    assert choice["finish_reason"] == "length" and choice["message"]["role"] == "assistant"
+    assert obj["usage"]["completion_tokens"] == 12
+    assert obj["usage"]["total_tokens"] == obj["usage"]["prompt_tokens"] + 12
+
+
+def test_json_mode_parses_and_warns_without_json_in_the_prompt():
+    res = oruel("ask", "--json", "--temperature", "0", "--max-tokens", "200", "Describe a dog.")
+    assert res.returncode == 0
+    assert "mentions JSON" in res.stderr
+    assert isinstance(json.loads(res.stdout), dict)
+
+
+def test_forced_tool_call_prints_the_call(tmp_path):
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([{"type": "function", "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                       "required": ["city"]},
+    }}]))  # fmt: skip
+    res = oruel("ask", "--tools", str(tools), "--tool-choice", "get_weather", "--output-json",
+                "--temperature", "0", "--max-tokens", "60", "Weather in Oslo?")  # fmt: skip
+    obj = json.loads(res.stdout)
+    choice = obj["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    call = choice["message"]["tool_calls"][0]
+    assert call["type"] == "function" and call["function"]["name"] == "get_weather"
+    assert isinstance(json.loads(call["function"]["arguments"])["city"], str)
+
+
+def test_bad_model_files_exit_1_with_one_line(tmp_path):
+    missing = tmp_path / "missing.gguf"
+    notgguf = tmp_path / "notes.gguf"
+    notgguf.write_text("hello, not a model\n")
+    truncated = tmp_path / "cut.gguf"
+    with open(embedded_model_path(), "rb") as f:
+        truncated.write_bytes(f.read(2_000_000))
+    for path, words in ((missing, "not found"), (notgguf, "not a GGUF"), (truncated, "truncated")):
+        res = oruel("ask", "-m", str(path), "hi")
+        assert res.returncode == 1, res.stderr
+        assert words in res.stderr and str(path) in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_unknown_model_name_is_a_usage_error():
+    res = oruel("ask", "-m", "no-such-model", "hi")
+    assert res.returncode == 2 and "no-such-model" in res.stderr
+
+
+def test_prompt_that_alone_does_not_fit_is_exit_1():
+    res = oruel("ask", "--ctx", "64", "word " * 200)
+    assert res.returncode == 1
+    assert "does not fit the context" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_show_params_names_sources_and_repack():
+    res = oruel("ask", *GREEDY, "--show-params", "-p", "qa", "hi")
+    assert "temperature = 0.0 (flag)" in res.stderr
+    assert "top_p = 0.9 (preset qa)" in res.stderr
+    assert "repack = " in res.stderr
+
+
+def test_repack_off_forced_through_the_config_still_answers(tmp_path):
+    config = tmp_path / "cfg.yaml"
+    config.write_text("runtime:\n  repack: off\n")
+    res = oruel("ask", *GREEDY, "--show-params", "hi", env={"ORUEL_CONFIG": str(config)})
+    assert res.returncode == 0 and res.stdout.strip()
+    assert "repack = off (config)" in res.stderr
+
+
+def test_ctrl_c_stops_generation_with_130():
+    import os
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oruel_cli", "ask", "--max-tokens", "4000", "Write a long essay."],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ},
+    )  # fmt: skip
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script for a TTY")
+def test_terminal_output_is_rendered_and_no_color_is_plain(tmp_path):
+    cmd = f"{sys.executable} -m oruel_cli ask --temperature 0 --max-tokens 8 hi"
+    res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                         timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert res.returncode == 0 and res.stdout.strip()
