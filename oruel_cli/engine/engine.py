@@ -34,6 +34,7 @@ class Request:
     params: GenerationParams
     grammar: Grammar | None = None
     priority: int = 1  # lower is admitted first: turbo 0, standard 1
+    ignore_eog: bool = False  # `oruel bench` only: generate past end-of-generation
     user: object = None  # the caller's own data, handed back in events
 
 
@@ -275,7 +276,7 @@ class Engine:
         slot.generated.append(token)
         if slot.t_first is None:
             slot.t_first = time.perf_counter()
-        if self.model.is_eog(token):
+        if self.model.is_eog(token) and not req.ignore_eog:
             self._finish(slot, "stop", events)
             return
         shown = slot.stops.feed(slot.detok.feed(self.model.piece(token)))
