@@ -1,7 +1,7 @@
 """`oruel bench`: prompt and decode speed on this machine, single stream and batched."""
 
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,11 +11,11 @@ BATCH_SIZES = (1, 4, 8, 16)
 
 
 def bench(
-    model: Annotated[Optional[str], typer.Option("-m", "--model", help="Model to measure.")] = None,
-    ctx: Annotated[Optional[str], typer.Option("--ctx", help="Context per sequence.")] = None,
-    threads: Annotated[Optional[str], typer.Option("--threads", help="CPU threads.")] = None,
-    gpu_layers: Annotated[Optional[str], typer.Option("--gpu-layers", help="GPU layers.")] = None,
-    repack: Annotated[Optional[str], typer.Option("--repack", help="auto, on or off.")] = None,
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Model to measure.")] = None,
+    ctx: Annotated[str | None, typer.Option("--ctx", help="Context per sequence.")] = None,
+    threads: Annotated[str | None, typer.Option("--threads", help="CPU threads.")] = None,
+    gpu_layers: Annotated[str | None, typer.Option("--gpu-layers", help="GPU layers.")] = None,
+    repack: Annotated[str | None, typer.Option("--repack", help="auto, on or off.")] = None,
     tokens: Annotated[
         int, typer.Option("--tokens", min=8, max=4096, help="Tokens generated per sequence.")
     ] = 128,  # noqa: E501
