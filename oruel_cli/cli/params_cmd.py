@@ -27,6 +27,20 @@ def default_text(name: str) -> str:
     return "not set" if default is None else show_value(default)
 
 
+def styled(text: str):  # noqa: ANN201 - rich.text.Text
+    """The cards' light Markdown (**bold**, `code`) as rich text, without the
+    cost of importing a Markdown renderer at start-up."""
+    import re
+
+    from rich.markup import escape
+    from rich.text import Text
+
+    marked = escape(text.strip())
+    marked = re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", marked)
+    marked = re.sub(r"`([^`]+)`", r"[cyan]\1[/cyan]", marked)
+    return Text.from_markup(marked)
+
+
 @params_app.command("list")
 def list_params() -> None:
     """A table of every parameter: type, range, default, what it does."""
@@ -54,9 +68,9 @@ def explain(
     ] = None,
 ) -> None:
     """The reference card of one parameter."""
-    from rich.markdown import Markdown
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     from ..params.validate import allowed
     from ..render import out_console
@@ -73,19 +87,23 @@ def explain(
     head.add_row("allowed", allowed(key))
     head.add_row("default", default_text(key))
     console.print(Panel(head, title=f"[bold]{key}[/]", subtitle=card["summary"]))
-    console.print(Markdown(card["what"]))
+    console.print(styled(card["what"]))
+    console.print()
     if card.get("guide"):
-        guide = Table("value", "meaning", title="Value guide")
+        guide = Table("value", "meaning", title="Value guide", title_justify="left")
         for row in card["guide"]:
-            guide.add_row(str(row["value"]), row["meaning"])
+            guide.add_row(str(row["value"]), styled(row["meaning"]))
         console.print(guide)
-    console.print(Markdown("**Combines with others.** " + card["combines"]))
+        console.print()
+    console.print(Text("Combines with others", style="bold"))
+    console.print(styled(card["combines"]))
+    console.print()
     ex = card["examples"]
-    console.print(
-        Markdown(
-            f"**As a flag**\n\n```sh\n{ex['flag']}\n```\n\n"
-            f"**In a preset**\n\n```yaml\n{ex['preset_yaml'].rstrip()}\n```\n\n"
-            f"**With the OpenAI client** (against `oruel serve` or the API)\n\n"
-            f"```python\n{ex['openai'].rstrip()}\n```"
-        )
-    )
+    for title, code in (
+        ("As a flag", ex["flag"]),
+        ("In a preset", ex["preset_yaml"]),
+        ("With the OpenAI client (against the API, or oruel serve)", ex["openai"]),
+    ):
+        console.print(Text(title, style="bold"))
+        console.print(Text(code.rstrip(), style="cyan"))
+        console.print()
