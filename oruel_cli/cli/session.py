@@ -113,8 +113,10 @@ def print_reply(comp: Completion) -> None:
 
 
 def print_stats(comp: Completion) -> None:
+    """The dim line after a reply: tokens, decode speed, prompt time, finish reason."""
     err_console().print(
         f"[dim]{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s · "
+        f"prompt {comp.prompt_tokens} tokens in {comp.prompt_seconds:.2f} s · "
         f"finish: {comp.finish_reason}[/]",
         highlight=False,
     )

@@ -32,6 +32,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    first_token_seconds: float | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     schema_error: str | None = None  # a json_schema violation (an error in a batch)
@@ -39,7 +40,16 @@ class Completion:
 
     @property
     def tokens_per_second(self) -> float:
+        """Decode speed: tokens after the first over the time after the first, as
+        llama.cpp's own tools count it (the first token comes from the prompt pass)."""
+        decode = self.seconds - (self.first_token_seconds or 0.0)
+        if self.completion_tokens > 1 and decode > 0:
+            return (self.completion_tokens - 1) / decode
         return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def prompt_seconds(self) -> float:
+        return self.first_token_seconds or 0.0
 
     def usage(self) -> dict[str, int]:
         return {
@@ -151,6 +161,7 @@ def complete(finish: Finish, model_name: str) -> Completion:
         prompt_tokens=finish.prompt_tokens,
         completion_tokens=finish.completion_tokens,
         seconds=finish.seconds,
+        first_token_seconds=finish.first_token_seconds,
     )
     if params.tools and params.tool_choice != "none":
         _extract_tool_calls(comp, params)

@@ -16,10 +16,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import llama_cpp as lc
-
 from ..errors import RuntimeFailure
 from ..params.model import GenerationParams
+from .bindings import lc
 from .llama import LoadedModel
 from .sampling import Grammar, build_chain
 from .text import Detokenizer, StopMatcher
@@ -53,8 +52,8 @@ class Finish:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int  # prompt tokens reused from the KV cache
-    seconds: float
-    first_token_seconds: float | None
+    seconds: float  # admission to finish
+    first_token_seconds: float | None  # admission to the first token (prompt processing)
 
 
 Event = Delta | Finish

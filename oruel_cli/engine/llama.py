@@ -8,11 +8,10 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-import llama_cpp as lc
-
 from ..errors import RuntimeFailure
 from ..models.gguf import check_gguf
 from ..runtime import RuntimeSettings
+from .bindings import lc
 
 _state = {"verbose": False, "ready": False}
 

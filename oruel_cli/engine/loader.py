@@ -23,7 +23,7 @@ class Target:
 
 
 def gpu_offload_supported() -> bool:
-    import llama_cpp as lc
+    from .bindings import lc
 
     return bool(lc.llama_supports_gpu_offload())
 

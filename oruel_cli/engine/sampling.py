@@ -12,10 +12,9 @@ import ctypes
 import os
 from dataclasses import dataclass
 
-import llama_cpp as lc
-
 from ..errors import RuntimeFailure
 from ..params.model import GenerationParams
+from .bindings import lc
 
 SEED_MODULUS = 2**32 - 1  # llama.cpp treats 0xFFFFFFFF as "random": never produce it
 

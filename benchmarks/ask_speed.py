@@ -1,0 +1,292 @@
+"""One-shot speed: oruel ask against llama.cpp's own tools, same model, threads, repack.
+
+(a) llama-bench tg128: llama.cpp's single-stream decode rate (and, for
+    reference, tgN at the prompt's depth: the ask's own decode work).
+(b) oruel's decode rate: the stats line of `oruel ask` (completion tokens over
+    the whole request, prompt processing included), and a pure-decode estimate,
+    (N-1) / (time of the N-token ask - time of a 1-token ask), whole processes
+    (the first token comes from the prompt pass, the other N-1 from one
+    decode each). Bar: >= 0.90x tg128.
+(c) whole-process time of `oruel ask --temperature 0 --max-tokens 256 PROMPT`
+    against `llama-completion -no-cnv --temp 0 -n 256 --ignore-eos` on the same
+    chat-templated prompt. Bar: <= 1.15x. Both must generate 256 tokens.
+
+llama-bench and the three processes run interleaved, round by round, so that
+a change of load on a shared host hits every figure alike.
+
+    .venv/bin/python benchmarks/ask_speed.py [--threads 2] [--runs 5] [--repack auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    GATE,
+    Row,
+    chatml_prompt,
+    describe_host,
+    model_path,
+    oruel_exe,
+    print_table,
+    repack_setting,
+    run_checked,
+    tool,
+    verdict,
+)
+
+PROMPT = "Write a detailed essay on the history of the Roman Empire, from its founding to its fall."
+DECODE_BAR, WHOLE_BAR = 0.90, 1.15
+STATS_RE = re.compile(r"(\d+) tokens · ([\d.]+) tok/s · .*finish: (\w+)")
+PERF_RE = {
+    "prompt": re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens"),
+    "eval": re.compile(r"\beval time =\s*([\d.]+) ms /\s*(\d+) runs"),
+    "sampled": re.compile(r"samplers time =\s*[\d.]+ ms /\s*(\d+) tokens"),
+}
+
+
+def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    GATE.wait()
+    t0 = time.perf_counter()
+    proc = run_checked(cmd)
+    return time.perf_counter() - t0, proc
+
+
+def parse_stats(stderr: str) -> tuple[int, float, str]:
+    m = STATS_RE.search(stderr)
+    if not m:
+        sys.exit(f"error: no stats line in oruel's stderr:\n{stderr[-2000:]}")
+    return int(m.group(1)), float(m.group(2)), m.group(3)
+
+
+def parse_perf(stderr: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, rx in PERF_RE.items():
+        m = rx.search(stderr)
+        if not m:
+            sys.exit(f"error: no '{key}' figure in llama-completion's log:\n{stderr[-2000:]}")
+        if key == "sampled":
+            out["sampled"] = int(m.group(1))
+        else:
+            out[f"{key}_ms"], out[f"{key}_n"] = float(m.group(1)), int(m.group(2))
+    return out
+
+
+def llama_bench_tg(
+    model: Path, threads: int, n_gen: int, reps: int, repack, depth: int = 0
+) -> list[float]:
+    """llama-bench's tg rates (tok/s), one per repetition, at `depth` tokens
+    already in the context."""
+    cmd = [tool("llama-bench"), "-m", str(model), "-t", str(threads), "-p", "0"]
+    cmd += ["-n", str(n_gen), "-d", str(depth), "-r", str(reps), "-o", "json"]
+    cmd += repack.tool_args("llama-bench")
+    GATE.wait()
+    results = json.loads(run_checked(cmd).stdout)
+    tg = next(r for r in results if r["n_prompt"] == 0 and r["n_gen"] == n_gen)
+    return [float(x) for x in tg.get("samples_ts") or [tg["avg_ts"]]]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2, help="threads for every run (default 2)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs of each process (>= 3)")
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument(
+        "--bench-reps", type=int, default=2, help="llama-bench repetitions per round (>= 2)"
+    )
+    ap.add_argument("--prompt", default=PROMPT)
+    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument(
+        "--max-busy",
+        type=float,
+        default=GATE.max_busy,
+        help="wait before each run until other load is under this CPU fraction (0: off)",
+    )
+    args = ap.parse_args()
+    GATE.max_busy = args.max_busy
+    runs, n, t = max(args.runs, 3), args.max_tokens, args.threads
+    args.bench_reps = max(args.bench_reps, 2)
+
+    model, repack = model_path(), repack_setting(args.repack)
+    setting = f"{repack.label}, threads={t}"
+    oruel = oruel_exe()
+    base = ["ask", "--temperature", "0", "--threads", str(t), *repack.oruel_args()]
+    cmds = {
+        "oruel": [oruel, *base, "--max-tokens", str(n), args.prompt],
+        "oruel1": [oruel, *base, "--max-tokens", "1", args.prompt],
+        "llama": [
+            tool("llama-completion"),
+            "-no-cnv",
+            "--temp",
+            "0",
+            "-n",
+            str(n),
+            "--ignore-eos",
+            "-t",
+            str(t),
+            "-m",
+            str(model),
+            "-p",
+            chatml_prompt(args.prompt),
+            *repack.tool_args("llama-completion"),
+        ],  # fmt: skip
+    }
+
+    print("oruel one-shot speed benchmark")
+    print(describe_host())
+    print(f"model: {model}")
+    print(f"setting: {setting}; load average at start: {os.getloadavg()[0]:.2f}")
+
+    usage = json.loads(
+        run_checked([oruel, *base, "--max-tokens", "1", "--output-json", args.prompt]).stdout
+    )["usage"]
+    depth = usage["prompt_tokens"]
+
+    # Every round runs (a) llama-bench tg128, and tgN at the prompt's depth (the
+    # same decode work as the ask, for reference), then (c) the three whole
+    # processes, so that a change of load on a shared host hits all alike; (b)
+    # comes from the same oruel runs. One warm-up of each process first.
+    for cmd in cmds.values():
+        timed(cmd)
+    tg_samples: list[float] = []
+    tgd_samples: list[float] = []
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    stats: list[tuple[int, float, str]] = []
+    perfs: list[dict[str, float]] = []
+    oruel_text = llama_text = ""
+    for _ in range(runs):
+        tg_samples += llama_bench_tg(model, t, 128, args.bench_reps, repack)
+        tgd_samples += llama_bench_tg(model, t, n, args.bench_reps, repack, depth=depth)
+        for key, cmd in cmds.items():
+            dt, proc = timed(cmd)
+            times[key].append(dt)
+            if key == "oruel":
+                stats.append(parse_stats(proc.stderr))
+                oruel_text = proc.stdout
+            elif key == "llama":
+                perfs.append(parse_perf(proc.stderr))
+                llama_text = proc.stdout
+    med = {k: statistics.median(v) for k, v in times.items()}
+    tg, tg_sd = statistics.median(tg_samples), statistics.stdev(tg_samples)
+    tg_d, tg_d_sd = statistics.median(tgd_samples), statistics.stdev(tgd_samples)
+
+    # checks: tokens generated, same prompt, same text
+    oruel_counts = sorted({(s[0], s[2]) for s in stats})
+    llama_gen = sorted({int(p["sampled"] - p["prompt_n"]) for p in perfs})
+    llama_evals = sorted({int(p["eval_n"]) for p in perfs})
+    llama_prompt_n = sorted({int(p["prompt_n"]) for p in perfs})
+
+    stats_tps = statistics.median(s[1] for s in stats)
+    decode_est = (n - 1) / (med["oruel"] - med["oruel1"])
+    llama_eval_tps = statistics.median(p["eval_n"] / p["eval_ms"] * 1000 for p in perfs)
+
+    print_table(
+        f"(a)+(b) single-stream decode rate, median of {runs} (llama-bench: {runs} x {args.bench_reps} reps)",
+        [
+            Row(f"llama-bench tg128 (sd {tg_sd:.1f})", tg, "tok/s", None, setting),
+            Row(
+                f"oruel decode rate (its stats line, {n - 1} tok after the first)",
+                stats_tps,
+                "tok/s",
+                stats_tps / tg,
+                setting,
+            ),
+            Row(
+                f"oruel decode estimate, {n - 1}/(T{n} - T1)",
+                decode_est,
+                "tok/s",
+                decode_est / tg,
+                setting,
+            ),
+            Row(
+                f"llama-bench tg{n} @ depth {depth} (sd {tg_d_sd:.1f}), info",
+                tg_d,
+                "tok/s",
+                tg_d / tg,
+                setting,
+            ),
+            Row(
+                "llama-completion eval rate (its log)",
+                llama_eval_tps,
+                "tok/s",
+                llama_eval_tps / tg,
+                setting,
+            ),
+        ],  # fmt: skip
+        "x tg128",
+    )
+    print_table(
+        f"(c) whole-process time, median of {runs} after 1 warm-up, interleaved",
+        [
+            Row(f"llama-completion -n {n} --ignore-eos", med["llama"], "s", None, setting),
+            Row(
+                f"oruel ask --max-tokens {n}",
+                med["oruel"],
+                "s",
+                med["oruel"] / med["llama"],
+                setting,
+            ),
+            Row(
+                "oruel ask --max-tokens 1",
+                med["oruel1"],
+                "s",
+                med["oruel1"] / med["llama"],
+                setting,
+            ),
+        ],  # fmt: skip
+        "x llama",
+    )
+    names = {
+        "oruel": f"oruel ask --max-tokens {n}",
+        "oruel1": "oruel ask --max-tokens 1",
+        "llama": f"llama-completion -n {n}",
+    }
+    print("\n  all times (s):")
+    for k, v in times.items():
+        print(f"    {names[k]}: {', '.join(f'{x:.3f}' for x in v)}")
+
+    print("\nchecks:")
+    oruel_ok = oruel_counts == [(n, "length")]
+    print(
+        f"  oruel tokens, finish (every run): {oruel_counts}  -> {'ok' if oruel_ok else 'NOT ' + str(n)}"
+    )
+    llama_ok = llama_gen == [n]
+    print(
+        f"  llama-completion generated (sampled - prompt): {llama_gen}, eval runs {llama_evals}"
+        f"  -> {'ok' if llama_ok else 'NOT ' + str(n)}"
+    )
+    same_prompt = llama_prompt_n == [usage["prompt_tokens"]]
+    print(
+        f"  prompt tokens: oruel {usage['prompt_tokens']}, llama-completion {llama_prompt_n}"
+        f"  -> {'same' if same_prompt else 'DIFFERENT'}"
+    )
+    same_text = bool(oruel_text.strip()) and llama_text.rstrip().endswith(oruel_text.strip())
+    print(f"  same generated text: {'yes' if same_text else 'no'}")
+    print(f"  load average at end: {os.getloadavg()[0]:.2f}; {GATE.summary()}")
+
+    print("\nverdicts:")
+    lines = [
+        verdict("decode, oruel decode rate (stats line) / tg128", stats_tps / tg, DECODE_BAR, True),
+        verdict("decode, oruel decode estimate / tg128", decode_est / tg, DECODE_BAR, True),
+        verdict(f"one-shot, oruel ask {n} / llama-completion", med["oruel"] / med["llama"], WHOLE_BAR, False),
+    ]  # fmt: skip
+    for line in lines:
+        print("  " + line)
+    ok = all(x.startswith("PASS") for x in lines) and oruel_ok and llama_ok
+    if not (oruel_ok and llama_ok):
+        print(f"  FAIL  token counts: both must generate {n} tokens")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
