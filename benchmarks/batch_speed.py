@@ -186,6 +186,8 @@ def llama_cpp_python(threads: int, repack: common.Repack) -> float | None:
             json.dumps(prompts()),
             str(threads),
             str(common.model_path()),
+            str(MAX_TOKENS),
+            str(TEMPERATURE),
         ]  # fmt: skip
     )
     return float(out.stdout.strip().splitlines()[-1])
@@ -246,6 +248,8 @@ def main() -> None:
                 srv.append(server.job(True))
                 srv_default.append(server.job(False))
                 p1.append(oruel_run(job, out, 1, args.threads, repack))
+                print(f"  run: oruel p8 {p8[-1]:.1f}, server {srv[-1]:.1f}, server defaults "
+                      f"{srv_default[-1]:.1f}, oruel p1 {p1[-1]:.1f} tok/s", flush=True)  # fmt: skip
         finally:
             server.close()
     lcp = llama_cpp_python(args.threads, repack)

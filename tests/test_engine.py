@@ -10,7 +10,6 @@ import jsonschema
 import llama_cpp as lc
 import pytest
 
-from oruel_cli.config import Config
 from oruel_cli.engine.completion import Prompter, complete
 from oruel_cli.engine.engine import Delta, Finish
 from oruel_cli.engine.loader import open_engine, resolve_target
@@ -23,8 +22,8 @@ PROMPT = "Write a short story about a dragon who learns to paint."
 
 
 @pytest.fixture(scope="module")
-def engine():
-    eng = open_engine(resolve_target(Config(), None, {}), 1, 2048)
+def engine(base_config):
+    eng = open_engine(resolve_target(base_config, None, {}), 1, 2048)
     yield eng
     eng.close()
 
@@ -105,8 +104,8 @@ def test_max_tokens_is_exact(engine, prompter):
     assert comp.finish_reason == "length"
 
 
-def test_prompt_plus_max_tokens_beyond_context_runs_to_the_limit(prompter):
-    small = open_engine(resolve_target(Config(), None, {}), 1, 64)
+def test_prompt_plus_max_tokens_beyond_context_runs_to_the_limit(prompter, base_config):
+    small = open_engine(resolve_target(base_config, None, {}), 1, 64)
     try:
         req = Prompter(small.model).request(
             [{"role": "user", "content": "Write a long essay on the history of Rome."}],

@@ -40,7 +40,7 @@ class Prepared:
     @classmethod
     def make(cls, engine: Engine, messages: list[dict[str, Any]], resolved: Resolved) -> Prepared:
         params = resolved.params
-        if w := json_warning(messages, params):
+        if w := json_warning(messages, params, resolved.system):
             warn(w)
         req = Prompter(engine.model).request(messages, params, resolved.system)
         has_tools = bool(params.tools) and params.tool_choice != "none"

@@ -140,11 +140,14 @@ def grammar_for(params: GenerationParams) -> Grammar | None:
     return None
 
 
-def json_warning(messages: list[dict[str, Any]], params: GenerationParams) -> str | None:
-    """The reference: JSON mode also needs the prompt to ask for JSON."""
+def json_warning(
+    messages: list[dict[str, Any]], params: GenerationParams, system: str | None = None
+) -> str | None:
+    """The reference: JSON mode also needs the prompt (or system prompt) to ask for JSON."""
     if (params.response_format or {}).get("type") != "json_object":
         return None
-    if any("json" in str(m.get("content") or "").lower() for m in messages):
+    texts = [str(m.get("content") or "") for m in messages] + [system or ""]
+    if any("json" in t.lower() for t in texts):
         return None
     return "response_format json_object is set but no message mentions JSON; say so in the prompt"
 

@@ -3,9 +3,13 @@
 Each step decodes a single `llama_batch` holding one token for every live
 sequence and the next chunk of newly admitted prompts (continuous batching: a
 finished sequence's slot is refilled from the queue at once). Each sequence
-has its own native sampler chain. A new prompt reuses the longest prefix that
-any slot already holds in the KV cache (`llama_memory_seq_cp`), so a system
-prompt shared by a batch is decoded once.
+has its own native sampler chain. A new prompt reuses the longest prefix its
+slot already holds in the KV cache (the previous request's system prompt, say),
+so a system prompt shared by a batch is decoded once per slot, not once per
+request. With `unified_kv` (one KV pool for all slots) it can also copy a
+prefix from another slot (`llama_memory_seq_cp`); that is off by default
+because attention then spans every slot's cells: measured here, 8 sequences
+decode about 7% slower (287 against 307 tokens/s), more than the prefix saves.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class Engine:
         ctx_per_slot: int | None = None,
         threads: int = 1,
         n_batch: int = 512,
+        unified_kv: bool = False,
     ) -> None:
         self.model = model
         self.n_slots = n_slots
@@ -99,7 +104,10 @@ class Engine:
         cp.n_seq_max = n_slots
         cp.n_threads = threads
         cp.n_threads_batch = threads
-        cp.kv_unified = True  # lets a slot copy another's partial prefix (seq_cp)
+        # One KV pool lets a slot copy another slot's partial prefix (seq_cp); with
+        # separate pools a slot can only reuse what it held itself.
+        cp.kv_unified = unified_kv
+        self.unified_kv = unified_kv
         cp.no_perf = True
         self.ctx = lc.llama_init_from_model(model.ptr, cp)
         if not self.ctx:
@@ -241,7 +249,7 @@ class Engine:
 
     def _start(self, slot: _Slot, req: Request) -> None:
         donor, reuse = slot, _common_prefix(slot.cached, req.tokens)
-        for other in self.slots:
+        for other in self.slots if self.unified_kv else ():
             n = _common_prefix(other.cached, req.tokens)
             if n > reuse:
                 donor, reuse = other, n
