@@ -11,20 +11,24 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """ORUEL_CONFIG and the XDG folders point into tmp_path.
+    """ORUEL_CONFIG and the XDG folders point into a private folder beside tmp_path
+    (returned), so a test's own tmp_path holds only what the test writes there.
 
-    ORUEL_CONFIG is tmp_path/config.yaml (so user presets go in tmp_path/presets),
-    the same place test_presets.py's own fixture uses, whichever runs last.
+    ORUEL_CONFIG is <folder>/config.yaml, so user presets go in <folder>/presets.
+    With ORUEL_TEST_CONFIG set, that file's content is the config of every test
+    (e.g. `runtime: {repack: off}` for a whole run with repacking forced off).
     """
-    monkeypatch.setenv("ORUEL_CONFIG", str(tmp_path / "config.yaml"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    env = tmp_path.parent / f"{tmp_path.name}-env"
+    env.mkdir(exist_ok=True)
+    monkeypatch.setenv("ORUEL_CONFIG", str(env / "config.yaml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(env / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(env / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(env / "xdg-cache"))
     monkeypatch.delenv("ORUEL_DATA_DIR", raising=False)
     forced = os.environ.get("ORUEL_TEST_CONFIG")
-    if forced:  # a whole run under one config, e.g. `runtime: {repack: off}` (issue 11)
-        (tmp_path / "config.yaml").write_text(Path(forced).read_text())
-    return tmp_path
+    if forced:
+        (env / "config.yaml").write_text(Path(forced).read_text())
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -183,6 +183,7 @@ def test_yaml_is_read_with_a_safe_loader(isolated_env):
 
 def test_unreadable_config_names_the_file(isolated_env):
     folder = isolated_env / "config.yaml"
+    folder.unlink(missing_ok=True)  # ORUEL_TEST_CONFIG may have written one
     folder.mkdir()
     assert "cannot read" in usage_error(folder)
 
