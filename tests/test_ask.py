@@ -150,3 +150,12 @@ def test_terminal_output_is_rendered_and_no_color_is_plain(tmp_path):
     res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
                          timeout=120, stdin=subprocess.DEVNULL)  # fmt: skip
     assert res.returncode == 0 and res.stdout.strip()
+
+
+def test_a_context_sized_to_the_request_gives_the_same_reply():
+    """Without --ctx, a capped ask allocates only prompt + max_tokens of KV cache."""
+    args = ["--temperature", "0", "--max-tokens", "40", "Write a long story about a fox."]
+    sized = oruel("ask", *args)
+    full = oruel("ask", "--ctx", "8192", *args)
+    assert sized.returncode == full.returncode == 0
+    assert sized.stdout == full.stdout and sized.stdout.strip()

@@ -52,13 +52,13 @@ def ask(
     runtime_flags = opts.runtime_flags()
     check_no_endpoint(opts)
     text = read_prompt(prompt)
-    from ..engine.loader import CHAT_CTX_CAP, open_engine, resolve_target
+    from ..engine.loader import load_model, resolve_target
 
     target = resolve_target(config, opts.model, runtime_flags, resolved.params.tier)
     if opts.show_params:
         show_params(resolved.effective, target)
-    engine = open_engine(target, 1, CHAT_CTX_CAP, verbose=opts.verbose)
-    prepared = Prepared.make(engine, [{"role": "user", "content": text}], resolved)
+    model = load_model(target, verbose=opts.verbose)
+    prepared = Prepared.make(model, target, [{"role": "user", "content": text}], resolved)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
     comp = prepared.run(stream=stream and not prepared.has_tools)
     if output_json:

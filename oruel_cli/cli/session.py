@@ -10,7 +10,7 @@ from typing import Any
 
 from ..engine.completion import Completion, Prompter, complete, json_warning
 from ..engine.engine import Delta, Engine, Finish, Request
-from ..errors import UsageError
+from ..errors import RuntimeFailure, UsageError
 from ..params.layering import Effective
 from ..render import err_console, out_console, rich_stdout
 from ..resolve import Resolved
@@ -38,13 +38,26 @@ class Prepared:
     has_tools: bool
 
     @classmethod
-    def make(cls, engine: Engine, messages: list[dict[str, Any]], resolved: Resolved) -> Prepared:
+    def make(
+        cls, model: Any, target: Any, messages: list[dict[str, Any]], resolved: Resolved
+    ) -> Prepared:
+        """Render and tokenize the request, then make a one-sequence engine sized for it."""
+        from ..engine.loader import CHAT_CTX_CAP, context_size, make_engine
+
         params = resolved.params
         if w := json_warning(messages, params, resolved.system):
             warn(w)
-        req = Prompter(engine.model).request(messages, params, resolved.system)
+        req = Prompter(model).request(messages, params, resolved.system)
+        cap = context_size(model, target.runtime, CHAT_CTX_CAP)
+        if len(req.tokens) >= cap:
+            raise RuntimeFailure(
+                f"the prompt is {len(req.tokens)} tokens; it does not fit the context of "
+                f"{cap} tokens (raise --ctx, or shorten the prompt)"
+            )
+        needed = len(req.tokens) + params.max_tokens + 2 if params.max_tokens else None
+        ctx = context_size(model, target.runtime, CHAT_CTX_CAP, needed)
         has_tools = bool(params.tools) and params.tool_choice != "none"
-        return cls(engine, req, has_tools)
+        return cls(make_engine(model, target, 1, ctx), req, has_tools)
 
     def run(self, stream: bool) -> Completion:
         """Generate; with stream, show deltas as they come (Markdown live in a terminal)."""

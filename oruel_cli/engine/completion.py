@@ -15,7 +15,7 @@ from ..params.validate import check_tool_choice
 from .engine import Finish, Request
 from .grammars import json_object_grammar, json_schema_grammar, tool_call_grammar
 from .llama import LoadedModel
-from .sampling import Grammar
+from .sampling import Grammar, check_grammar
 from .template import TOOL_CLOSE, TOOL_OPEN, ChatTemplate, normalize_messages
 
 _TOOL_RE = re.compile(re.escape(TOOL_OPEN) + r"\s*(.*?)\s*" + re.escape(TOOL_CLOSE), re.S)
@@ -104,11 +104,14 @@ class Prompter:
     ) -> Request:
         tools = self._offered_tools(params)
         prompt = self.template.render(self.messages_for(messages, params, system), tools)
+        grammar = grammar_for(params)
+        if grammar is not None:
+            check_grammar(grammar, self.model.vocab)
         return Request(
             id=request_id or f"chatcmpl-{uuid.uuid4().hex[:24]}",
             tokens=self.model.tokenize_prompt(prompt),
             params=params,
-            grammar=grammar_for(params),
+            grammar=grammar,
             priority=0 if params.tier == "turbo" else 1,
             user=user,
         )

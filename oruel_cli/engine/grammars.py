@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from ..errors import UsageError
 from .sampling import Grammar
 from .template import TOOL_CLOSE, TOOL_OPEN
 
@@ -20,7 +21,13 @@ _CHAR_RULE_SAFE = r'char ::= [^"\\\x7F\x00-\x1F] |'
 def schema_gbnf(schema: dict[str, Any]) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    try:
+        gbnf = json_schema_to_gbnf(json.dumps(schema))
+    except Exception as e:  # the converter raises bare KeyError/ValueError on what it lacks
+        raise UsageError(
+            f"this JSON Schema cannot be turned into a grammar ({type(e).__name__}: {e}); "
+            "allowed: the JSON Schema subset llama.cpp's converter supports"
+        ) from None
     return gbnf.replace(_CHAR_RULE, _CHAR_RULE_SAFE)
 
 

@@ -85,6 +85,14 @@ def _grammar_sampler(
     return smpl
 
 
+def check_grammar(grammar: Grammar, vocab: lc.llama_vocab_p) -> None:
+    """Parse a grammar once, before its request is queued, so a grammar llama.cpp
+    refuses fails that request alone, not the engine step it would start in."""
+    chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+    lc.llama_sampler_chain_add(chain, _grammar_sampler(grammar, vocab, chain))
+    lc.llama_sampler_free(chain)
+
+
 def apply_chain(chain: lc.llama_sampler_p, logits: list[float]) -> list[tuple[int, float]]:
     """Run a chain's transformations over known logits (for tests and the --demo).
 
