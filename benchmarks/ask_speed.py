@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     GATE,
     Row,
+    add_gate_option,
     chatml_prompt,
     describe_host,
     model_path,
@@ -106,12 +107,7 @@ def main() -> int:
     )
     ap.add_argument("--prompt", default=PROMPT)
     ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
-    ap.add_argument(
-        "--max-busy",
-        type=float,
-        default=GATE.max_busy,
-        help="wait before each run until other load is under this CPU fraction (0: off)",
-    )
+    add_gate_option(ap)
     args = ap.parse_args()
     GATE.max_busy = args.max_busy
     runs, n, t = max(args.runs, 3), args.max_tokens, args.threads

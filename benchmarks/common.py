@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TOOLS_DIR = Path("/tmp/llama-tools/bin")
@@ -219,6 +220,16 @@ class QuietGate:
 
 
 GATE = QuietGate()
+
+
+def add_gate_option(ap: Any) -> None:
+    """`--max-busy`, the quiet gate's threshold, on a script's argument parser."""
+    ap.add_argument(
+        "--max-busy",
+        type=float,
+        default=GATE.max_busy,
+        help="wait before each run until other load is under this CPU fraction (0: off)",
+    )
 
 
 def run_checked(

@@ -24,6 +24,7 @@ from common import (  # noqa: E402
     GATE,
     REPO_ROOT,
     Row,
+    add_gate_option,
     describe_host,
     interleaved_medians,
     oruel_exe,
@@ -112,12 +113,7 @@ def main() -> int:
         metavar="N",
         help="show the N costliest imports (depth <= 1, nested ones indented) of the first command (0: none)",
     )
-    ap.add_argument(
-        "--max-busy",
-        type=float,
-        default=GATE.max_busy,
-        help="wait before each run until other load is under this CPU fraction (0: off)",
-    )
+    add_gate_option(ap)
     args = ap.parse_args()
     GATE.max_busy = args.max_busy
     floor = Path(args.floor).resolve()

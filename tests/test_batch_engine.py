@@ -4,6 +4,7 @@ sequence at a time (except at measured near-ties), shared prefixes, turbo first.
 from __future__ import annotations
 
 import pytest
+from shared_data import PROMPTS
 
 from oruel_cli.engine.completion import Prompter
 from oruel_cli.engine.engine import Finish
@@ -12,18 +13,6 @@ from oruel_cli.params.model import GenerationParams
 
 pytestmark = pytest.mark.model
 
-PROMPTS = [
-    "Name three fruits.",
-    "What is the capital of Italy?",
-    "Write a haiku about snow.",
-    "Explain gravity in one sentence.",
-    "What is 7 times 8?",
-    "Give me a synonym for happy.",
-    "Describe a cat.",
-    "What color is the sky?",
-    "Tell me a joke about computers.",
-    "How many legs does a spider have?",
-]
 NEAR_TIE = 0.5  # logits: a gap this small between the top two is a near-tie
 
 

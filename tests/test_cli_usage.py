@@ -3,7 +3,7 @@ codes"): every bad value exits 2 with one message naming the parameter, the valu
 and what is allowed, no traceback, and before any model loads.
 
 No test here loads a model. `run_cli` runs `oruel_cli.cli.main.main` in-process
-with `open_engine` replaced by a tripwire that records the target and stops the
+with `load_model` and `open_engine` replaced by a tripwire that records the target and stops the
 command: a run that gets that far has passed every check (its --show-params
 output is on stderr) and is reported as LOADED. Every `ask` also names a model
 file that is empty, so even without the tripwire nothing real could load. A few
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_data import EDGES
 
 import oruel_cli.engine.loader as loader
 from oruel_cli import __version__
@@ -44,17 +45,6 @@ FLAGS: dict[str, str] = {
     "--frequency-penalty": "frequency_penalty",
     "--presence-penalty": "presence_penalty",
     "--repetition-penalty": "repetition_penalty",
-}
-EDGES: dict[str, tuple[str, str, str, str]] = {
-    "temperature": ("0", "2", "-0.001", "2.001"),
-    "top_p": ("0", "1", "-0.001", "1.001"),
-    "top_k": ("0", "200", "-1", "201"),
-    "min_p": ("0", "1", "-0.001", "1.001"),
-    "seed": (str(-(2**63)), str(2**64 - 1), str(-(2**63) - 1), str(2**64)),
-    "max_tokens": ("1", "131072", "0", "131073"),
-    "frequency_penalty": ("-2", "2", "-2.001", "2.001"),
-    "presence_penalty": ("-2", "2", "-2.001", "2.001"),
-    "repetition_penalty": ("0.1", "3", "0.099", "3.001"),
 }
 INTEGER = {"top_k", "seed", "max_tokens"}
 RANGE_WORDS = {
@@ -107,7 +97,8 @@ def run_cli(monkeypatch, capsys, fake_model):
         targets.append(target)
         raise ModelWouldLoad
 
-    monkeypatch.setattr(loader, "open_engine", tripwire)
+    monkeypatch.setattr(loader, "open_engine", tripwire)  # run
+    monkeypatch.setattr(loader, "load_model", tripwire)  # ask
     monkeypatch.setattr(loader, "gpu_offload_supported", lambda: False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_data import EDGES
 
 from oruel_cli.cli.options import CommonOptions, parse_number
 from oruel_cli.errors import UsageError
@@ -34,18 +35,6 @@ NUMERIC: dict[str, tuple[int | float, int | float, bool]] = {
 FLOATS = [n for n, (_, _, is_int) in NUMERIC.items() if not is_int]
 INTS = [n for n, (_, _, is_int) in NUMERIC.items() if is_int]
 
-# name -> (low edge, high edge, just below, just above), as a user types them.
-EDGES: dict[str, tuple[str, str, str, str]] = {
-    "temperature": ("0", "2", "-0.001", "2.001"),
-    "top_p": ("0", "1", "-0.001", "1.001"),
-    "top_k": ("0", "200", "-1", "201"),
-    "min_p": ("0", "1", "-0.001", "1.001"),
-    "seed": (str(-(2**63)), str(2**64 - 1), str(-(2**63) - 1), str(2**64)),
-    "max_tokens": ("1", "131072", "0", "131073"),
-    "frequency_penalty": ("-2", "2", "-2.001", "2.001"),
-    "presence_penalty": ("-2", "2", "-2.001", "2.001"),
-    "repetition_penalty": ("0.1", "3", "0.099", "3.001"),
-}
 
 HYPO = settings(deadline=None, max_examples=60)
 

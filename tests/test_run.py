@@ -10,19 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from shared_data import PROMPTS
 
 pytestmark = pytest.mark.model
-
-PROMPTS = [
-    "Name three fruits.",
-    "What is the capital of Italy?",
-    "Write a haiku about snow.",
-    "Explain gravity in one sentence.",
-    "What is 7 times 8?",
-    "Give me a synonym for happy.",
-    "Describe a cat.",
-    "What color is the sky?",
-]
 
 
 def oruel(*args: str, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
