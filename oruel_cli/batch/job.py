@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import Config
 from ..engine.completion import Prompter, complete
-from ..engine.engine import Engine, Finish, Request
+from ..engine.engine import Engine, Finish, Request, check_prompt_fits
 from ..errors import OruelError
 from ..resolve import ParamResolver
 from .output import ResultWriter
@@ -140,12 +140,10 @@ class BatchJob:
             )
         except OruelError as e:
             raise _LineFailure("invalid_parameter", str(e)) from None
-        if len(req.tokens) >= self.engine.ctx_slot:
-            raise _LineFailure(
-                "context_length_exceeded",
-                f"the prompt is {len(req.tokens)} tokens; it does not fit the context of "
-                f"{self.engine.ctx_slot} tokens per sequence (raise --ctx)",
-            )
+        try:
+            check_prompt_fits(len(req.tokens), self.engine.ctx_slot)
+        except OruelError as e:
+            raise _LineFailure("context_length_exceeded", str(e)) from None
         return req
 
     def _same_model(self, spec: str) -> bool:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.completion import Completion, Prompter, complete, json_warning
-from ..engine.engine import Delta, Engine, Finish, Request
-from ..errors import RuntimeFailure, UsageError
+from ..engine.engine import Delta, Engine, Finish, Request, check_prompt_fits
+from ..errors import UsageError
 from ..params.layering import Effective
 from ..render import err_console, out_console, rich_stdout
 from ..resolve import Resolved
@@ -48,12 +48,7 @@ class Prepared:
         if w := json_warning(messages, params, resolved.system):
             warn(w)
         req = Prompter(model).request(messages, params, resolved.system)
-        cap = context_size(model, target.runtime, CHAT_CTX_CAP)
-        if len(req.tokens) >= cap:
-            raise RuntimeFailure(
-                f"the prompt is {len(req.tokens)} tokens; it does not fit the context of "
-                f"{cap} tokens (raise --ctx, or shorten the prompt)"
-            )
+        check_prompt_fits(len(req.tokens), context_size(model, target.runtime, CHAT_CTX_CAP))
         needed = len(req.tokens) + params.max_tokens + 2 if params.max_tokens else None
         ctx = context_size(model, target.runtime, CHAT_CTX_CAP, needed)
         has_tools = bool(params.tools) and params.tool_choice != "none"

@@ -126,11 +126,7 @@ class Engine:
 
     def submit(self, req: Request) -> None:
         """Queue a request. Its prompt must fit the context with room for one token."""
-        if len(req.tokens) >= self.ctx_slot:
-            raise RuntimeFailure(
-                f"the prompt is {len(req.tokens)} tokens; it does not fit the context of "
-                f"{self.ctx_slot} tokens (raise --ctx, or shorten the prompt)"
-            )
+        check_prompt_fits(len(req.tokens), self.ctx_slot)
         if not req.tokens:
             raise RuntimeFailure("the prompt is empty after tokenization")
         heapq.heappush(self._queue, (req.priority, next(self._order), req))
@@ -340,6 +336,15 @@ class Engine:
         if slot.chain is not None:
             lc.llama_sampler_free(slot.chain)
             slot.chain = None
+
+
+def check_prompt_fits(n_tokens: int, ctx: int) -> None:
+    """A prompt needs room for at least one generated token in its sequence."""
+    if n_tokens >= ctx:
+        raise RuntimeFailure(
+            f"the prompt is {n_tokens} tokens; it does not fit the context of "
+            f"{ctx} tokens per sequence (raise --ctx, or shorten the prompt)"
+        )
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
