@@ -12,7 +12,7 @@ from ..engine.completion import Completion, Prompter, complete, json_warning
 from ..engine.engine import Delta, Engine, Finish, Request, check_prompt_fits
 from ..errors import UsageError
 from ..params.layering import Effective
-from ..render import err_console, out_console, rich_stdout
+from ..render import MarkdownStream, err_console, out_console, rich_stdout
 from ..resolve import Resolved
 
 
@@ -57,7 +57,7 @@ class Prepared:
     def run(self, stream: bool) -> Completion:
         """Generate; with stream, show deltas as they come (Markdown live in a terminal)."""
         finish: Finish | None = None
-        live = _LiveText() if stream else None
+        live = MarkdownStream() if stream else None
         try:
             for ev in self.engine.generate(self.request):
                 if isinstance(ev, Delta) and live:
@@ -72,37 +72,6 @@ class Prepared:
         for w in comp.warnings:
             warn(w)
         return comp
-
-
-class _LiveText:
-    """Streams text: rich Live Markdown on a terminal, raw writes when piped."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.live = None
-        if rich_stdout():
-            from rich.live import Live
-            from rich.markdown import Markdown
-
-            self._md = Markdown
-            self.live = Live(Markdown(""), console=out_console(), refresh_per_second=10,
-                             vertical_overflow="visible")  # fmt: skip
-            self.live.start()
-
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-        if self.live:
-            self.live.update(self._md("".join(self.parts)))
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-
-    def close(self) -> None:
-        if self.live:
-            self.live.stop()
-        elif self.parts and not self.parts[-1].endswith("\n"):
-            sys.stdout.write("\n")
-            sys.stdout.flush()
 
 
 def print_reply(comp: Completion) -> None:

@@ -1,0 +1,117 @@
+"""Streaming Markdown: which prefix is final, and that the streamed rendering
+reads exactly as the whole reply rendered at once, however it is chunked."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.markdown import Markdown
+from terminal import replay
+
+from oruel_cli.render import MarkdownStream, stable_prefix
+
+DOCS = [
+    "# Title\n\nSome paragraph here\nthat continues.\n\n1. one\n2. two\n\n3. three\n\n"
+    "```python\ndef f():\n\n    return 1\n```\n\nLast para with **bold**.\n- a\n- b\n\n"
+    "  continued\n\nEnd.",
+    "## Sub\n\nPara one.\n\n### Third\n\n> quote\n> more\n\nText after quote.\n\n"
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\nDone here.\n",
+    "Intro:\n\n```\n"
+    + "".join(f"line {i} of a long code block\n" for i in range(26))
+    + "```\n\nAfter.",
+    "A paragraph " * 80 + "\n\nShort one.",
+    "No blank lines at all, one paragraph that keeps going",
+]
+
+
+@pytest.mark.parametrize(
+    "text, cut",
+    [
+        ("Para one.\n\nPara two", len("Para one.\n\n")),
+        ("Para one.\n\n", 0),  # the next line has not begun: it could be indented
+        ("Para one.\n\n  indented", 0),  # could continue a list item or be code
+        ("- a\n\n- b", 0),  # a list split in two would render as two lists
+        ("1. a\n\n2. b", 0),
+        ("1. a\n\n2", 0),  # the digit may yet become "2."
+        ("1. a\n\n2 apples", len("1. a\n\n")),
+        ("```\ncode\n\nmore", 0),  # inside a fence, blank lines are code
+        ("```\ncode\n```\nNext", len("```\ncode\n```\n")),
+        ("~~~\na\n```\n\nstill code\n~~~\n\nout", len("~~~\na\n```\n\nstill code\n~~~\n\n")),
+        ("One.\n\nTwo.\n\nThree", len("One.\n\nTwo.\n\n")),
+        ("no newline yet", 0),
+    ],
+)
+def test_stable_prefix(text, cut):
+    assert stable_prefix(text) == cut
+
+
+def _console(buf: io.StringIO, height: int = 25) -> Console:
+    return Console(file=buf, width=60, height=height, force_terminal=False)
+
+
+def whole(text: str) -> str:
+    buf = io.StringIO()
+    _console(buf).print(Markdown(text))
+    return buf.getvalue().strip("\n")
+
+
+def streamed(text: str, cuts: list[int], height: int = 25) -> str:
+    buf = io.StringIO()
+    ms = MarkdownStream(console=_console(buf, height), fps=1e9)  # draw on every piece
+    ms.BUDGET = float("inf")  # and never slow down
+    prev = 0
+    for cut in [*sorted(cuts), len(text)]:
+        ms.add(text[prev:cut])
+        prev = cut
+    ms.close()
+    return buf.getvalue().strip("\n")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+@pytest.mark.parametrize("step", [1, 7])
+def test_streamed_reads_as_the_whole_reply(doc, step):
+    assert streamed(doc, list(range(step, len(doc), step))) == whole(doc)
+
+
+def on_screen(write, height: int) -> list[str]:
+    """What a terminal of `height` lines shows after `write` draws on it."""
+    buf = io.StringIO()
+    write(Console(file=buf, width=60, height=height, force_terminal=True, color_system=None))
+    return replay(buf.getvalue(), 60, height)
+
+
+def _stream_to(console: Console, doc: str, step: int) -> None:
+    ms = MarkdownStream(console=console, fps=1e9)
+    ms.BUDGET = float("inf")  # and never slow down
+    for i in range(0, len(doc), step):
+        ms.add(doc[i : i + step])
+    ms.close()
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_on_a_small_terminal_every_line_shows_once(doc):
+    """A reply (or one block of it) taller than the screen: the live region can
+    only redraw what is on screen, so lines are printed for good before they
+    scroll away. The terminal then shows exactly the whole reply's rendering."""
+    for height in (8, 24):
+        expected = on_screen(lambda c: c.print(Markdown(doc)), height)
+        assert on_screen(lambda c: _stream_to(c, doc, 4), height) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(DOCS), st.lists(st.integers(0, 4000), max_size=40))
+def test_any_chunking_reads_the_same(doc, cuts):
+    assert streamed(doc, [c for c in cuts if c < len(doc)]) == whole(doc)
+
+
+def test_piped_stream_writes_raw_text(capsys, monkeypatch):
+    monkeypatch.setattr("oruel_cli.render.rich_stdout", lambda: False)
+    ms = MarkdownStream()
+    for piece in ["# Hi", "\n\n**bold**", " text"]:
+        ms.add(piece)
+    ms.close()
+    assert capsys.readouterr().out == "# Hi\n\n**bold** text\n"
