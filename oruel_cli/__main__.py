@@ -1,5 +1,5 @@
 """`python -m oruel_cli`: the same as the `oruel` command."""
 
-from .cli.main import main
+from .entry import main
 
 main()

@@ -19,3 +19,9 @@ class RuntimeFailure(OruelError):
     """A model file or generation failed: exit 1."""
 
     exit_code = 1
+
+
+class Interrupted(OruelError):
+    """Ctrl-C or SIGTERM stopped the command: exit 130."""
+
+    exit_code = 130

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from .options import CommonOptions, common_options
 
 
@@ -44,7 +44,7 @@ def ask(
     """Send one prompt and print the reply (streamed in a terminal)."""
     from ..config import load_config
     from ..resolve import ParamResolver
-    from .session import Prepared, check_no_endpoint, show_params
+    from .session import Prepared, check_no_endpoint, show_params, stop_signals
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params(), system)
@@ -57,16 +57,22 @@ def ask(
     target = resolve_target(config, opts.model, runtime_flags, resolved.params.tier)
     if opts.show_params:
         show_params(resolved.effective, target)
-    model = load_model(target, verbose=opts.verbose)
-    prepared = Prepared.make(model, target, [{"role": "user", "content": text}], resolved)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
-    comp = prepared.run(stream=stream and not prepared.has_tools)
-    if output_json:
+    with stop_signals() as stop:
+        model = load_model(target, verbose=opts.verbose)
+        if stop.requested:
+            raise Interrupted()
+        prepared = Prepared.make(model, target, [{"role": "user", "content": text}], resolved)
+        comp = prepared.run(stream=stream and not prepared.has_tools, stop=stop)
+    cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130
+    if output_json and not cut:
         print(json.dumps(comp.to_openai(), ensure_ascii=False, indent=2))
-    elif not stream or prepared.has_tools:
+    elif not output_json and (not stream or prepared.has_tools):
         from .session import print_reply
 
         print_reply(comp)
     from .session import print_stats
 
     print_stats(comp)
+    if cut:
+        raise Interrupted()

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from ..errors import OruelError
+from ..errors import Interrupted, OruelError
 from .ask_cmd import ask
 from .bench_cmd import bench
 from .models_cmd import models_app
@@ -54,7 +54,12 @@ def main() -> None:
     """Entry point: every OruelError becomes one line on stderr and its exit code."""
     try:
         rc = app(standalone_mode=False)
+        if rc == Interrupted.exit_code:  # typer returns Exit(130) for a KeyboardInterrupt
+            raise Interrupted()
         sys.exit(rc if isinstance(rc, int) else 0)
+    except Interrupted:
+        print("oruel: interrupted", file=sys.stderr)
+        sys.exit(Interrupted.exit_code)
     except OruelError as e:
         print(f"oruel: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)

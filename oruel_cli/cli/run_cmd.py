@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from .options import CommonOptions, common_options
 
 DEFAULT_PARALLEL = 8
@@ -73,7 +73,7 @@ def run(
         signal.signal(signal.SIGTERM, previous)
     _summary(stats, out_path)
     if stats.interrupted:
-        raise typer.Exit(130)
+        raise Interrupted()
     if stats.failed:
         raise typer.Exit(1)
 

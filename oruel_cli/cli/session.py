@@ -4,7 +4,10 @@ as it streams, and print the stats line."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +35,35 @@ def warn(text: str) -> None:
 
 
 @dataclass
+class Stop:
+    requested: bool = False  # a signal came
+    acted: bool = False  # the request was cancelled for it
+
+
+@contextmanager
+def stop_signals() -> Iterator[Stop]:
+    """Ctrl-C and SIGTERM set a flag instead of raising wherever Python happens
+    to be (a KeyboardInterrupt inside llama.cpp's log callback during a model
+    load is swallowed by ctypes, with a traceback): the caller checks it after
+    loading, and the step loop cancels the request between two decodes, keeping
+    what was generated. A second Ctrl-C raises at once."""
+
+    stop = Stop()
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.requested = True
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@dataclass
 class Prepared:
     engine: Engine
     request: Request
@@ -54,12 +86,16 @@ class Prepared:
         has_tools = bool(params.tools) and params.tool_choice != "none"
         return cls(make_engine(model, target, 1, ctx), req, has_tools)
 
-    def run(self, stream: bool) -> Completion:
-        """Generate; with stream, show deltas as they come (Markdown live in a terminal)."""
+    def run(self, stream: bool, stop: Stop) -> Completion:
+        """Generate; with stream, show deltas as they come (Markdown live in a terminal).
+        When `stop` is requested (stop_signals), the request finishes 'cancelled'."""
         finish: Finish | None = None
         live = MarkdownStream() if stream else None
         try:
             for ev in self.engine.generate(self.request):
+                if stop.requested and not stop.acted:
+                    self.engine.cancel(self.request.id)  # finishes 'cancelled' next step
+                    stop.acted = True
                 if isinstance(ev, Delta) and live:
                     live.add(ev.text)
                 elif isinstance(ev, Finish):
