@@ -151,6 +151,26 @@ def test_sigint_stops_cleanly_with_130_and_resume_completes(tmp_path):
     assert sorted(by_id(tmp_path / "s.results.jsonl")) == sorted(r["id"] for r in rows)
 
 
+@pytest.mark.parametrize("seconds", [0.1, 0.25, 0.5])
+def test_ctrl_c_while_loading_exits_130_with_one_line_and_writes_nothing(tmp_path, seconds):
+    """A Ctrl-C inside llama.cpp's log callback (it runs Python during the load)
+    used to be swallowed by ctypes, and the job ran on."""
+    jobs = write_jsonl(
+        tmp_path / "l.jsonl", [{"prompt": "Write a long essay.", "max_tokens": 300}] * 8
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "oruel_cli", "run", str(jobs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "oruel: interrupted" in err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    out = tmp_path / "l.results.jsonl"
+    assert not out.exists() or all(json.loads(line) for line in out.read_text().splitlines())
+
+
 @pytest.fixture(scope="module")
 def greedy_runs(tmp_path_factory):
     """The same greedy job at --parallel 1, and `oruel ask` for each prompt.

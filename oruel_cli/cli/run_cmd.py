@@ -38,7 +38,7 @@ def run(
     from ..batch.reader import count_lines, read_batch
     from ..config import load_config
     from ..resolve import ParamResolver
-    from .session import check_no_endpoint, show_params
+    from .session import check_no_endpoint, show_params, stop_signals
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params())
@@ -57,7 +57,10 @@ def run(
     if opts.show_params:
         show_params(job_params.effective, target)
         print(f"parallel = {n_slots}", file=sys.stderr)
-    engine = open_engine(target, n_slots, SLOT_CTX_CAP, verbose=opts.verbose)
+    with stop_signals() as stop:  # a Ctrl-C inside llama.cpp's log callback would be lost
+        engine = open_engine(target, n_slots, SLOT_CTX_CAP, verbose=opts.verbose)
+    if stop.requested:
+        raise Interrupted()
 
     from ..batch.job import BatchJob
 
