@@ -263,6 +263,7 @@ def test_tools_over_128_refused():
         ([{"type": "function", "function": {"name": "f", "parameters": []}}], "JSON Schema object"),
         ([1], ""),
         ({"type": "function"}, ""),
+        ([tool("f", {"type": "object"}), tool("f", {"type": "object"})], "already named 'f'"),
     ],
 )
 def test_bad_tools_refused(tools, detail):

@@ -111,12 +111,16 @@ class GenerationParams(BaseModel):
             return None
         if len(v) > MAX_TOOLS:
             raise ValueError(f"at most {MAX_TOOLS} tools")
+        seen: set[str] = set()
         for i, tool in enumerate(v):
             fn = tool.get("function")
             if tool.get("type") != "function" or not isinstance(fn, dict):
                 raise ValueError(f'tool {i}: needs {{"type": "function", "function": {{...}}}}')
             if not isinstance(fn.get("name"), str) or not fn["name"]:
                 raise ValueError(f"tool {i}: function.name must be a non-empty string")
+            if fn["name"] in seen:  # a call names its tool: two with one name are ambiguous
+                raise ValueError(f"tool {i}: another tool is already named {fn['name']!r}")
+            seen.add(fn["name"])
             if "parameters" in fn:
                 if not isinstance(fn["parameters"], dict):
                     raise ValueError(f"tool {i}: function.parameters must be a JSON Schema object")
