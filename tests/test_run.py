@@ -171,6 +171,22 @@ def test_ctrl_c_while_loading_exits_130_with_one_line_and_writes_nothing(tmp_pat
     assert not out.exists() or all(json.loads(line) for line in out.read_text().splitlines())
 
 
+def test_json_object_lines_that_never_ask_for_json_get_one_warning(tmp_path):
+    json_mode = {"response_format": {"type": "json_object"}, "max_tokens": 8}
+    rows = [
+        {"id": "plain", "prompt": "Name a colour.", "max_tokens": 4},
+        {"id": "unasked", "prompt": "Name a colour.", **json_mode},
+        {"id": "asked", "prompt": "Name a colour, as JSON.", **json_mode},
+        {"id": "unasked2", "messages": [{"role": "user", "content": "Hi"}], **json_mode},
+    ]
+    res = oruel("run", str(write_jsonl(tmp_path / "j.jsonl", rows)))
+    assert res.returncode == 0, res.stderr
+    assert sorted(by_id(tmp_path / "j.results.jsonl")) == sorted(r["id"] for r in rows)
+    err = " ".join(res.stderr.split())  # the console may wrap the line
+    assert err.count("mentions JSON") == 1
+    assert "warning: 2 line(s) set response_format json_object" in err and "(line 2, 4)" in err
+
+
 @pytest.fixture(scope="module")
 def greedy_runs(tmp_path_factory):
     """The same greedy job at --parallel 1, and `oruel ask` for each prompt.

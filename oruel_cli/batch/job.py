@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
-from ..engine.completion import Prompter, complete
+from ..engine.completion import Prompter, complete, json_warning
 from ..engine.engine import Engine, Finish, Request, check_prompt_fits
 from ..errors import OruelError
 from ..resolve import ParamResolver
@@ -38,6 +38,18 @@ class JobStats:
     completion_tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
     interrupted: bool = False
+    json_unasked: list[int] = field(default_factory=list)  # json_object lines not asking for JSON
+
+    def json_warning(self) -> str | None:
+        """One warning for all the json_object lines whose messages never mention JSON."""
+        if not self.json_unasked:
+            return None
+        shown = ", ".join(map(str, self.json_unasked[:10]))
+        more = f" and {len(self.json_unasked) - 10} more" if len(self.json_unasked) > 10 else ""
+        return (
+            f"{len(self.json_unasked)} line(s) set response_format json_object but no message "
+            f"mentions JSON (line {shown}{more}); say so in the prompt"
+        )
 
     @property
     def done(self) -> int:
@@ -144,6 +156,8 @@ class BatchJob:
             check_prompt_fits(len(req.tokens), self.engine.ctx_slot)
         except OruelError as e:
             raise _LineFailure("context_length_exceeded", str(e)) from None
+        if json_warning(line.messages or [], resolved.params, resolved.system):
+            self.stats.json_unasked.append(line.line_no)
         return req
 
     def _same_model(self, spec: str) -> bool:

@@ -38,7 +38,7 @@ def run(
     from ..batch.reader import count_lines, read_batch
     from ..config import load_config
     from ..resolve import ParamResolver
-    from .session import check_no_endpoint, show_params, stop_signals
+    from .session import check_no_endpoint, show_params, stop_signals, warn
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params())
@@ -75,6 +75,8 @@ def run(
         progress.close()
         signal.signal(signal.SIGTERM, previous)
     _summary(stats, out_path)
+    if w := stats.json_warning():
+        warn(w)
     if stats.interrupted:
         raise Interrupted()
     if stats.failed:
