@@ -4,8 +4,9 @@
 (b) oruel's decode rate on the same number of tokens: the stats line of
     `oruel ask --max-tokens 128` (tokens after the first over the time after
     the first, as llama.cpp counts it). Bar: >= 0.90x tg128. For reference,
-    llama-bench at the ask's depth (tgN @ dP: the same decode work as the ask,
-    so oruel/that is the engine's own overhead), the 256-token ask's rate, and
+    llama-bench at the ask's depth with flash attention set as oruel sets it
+    (tgN @ dP -fa off on the CPU: the same decode work as the ask, so
+    oruel/that is the engine's own overhead), the 256-token ask's rate, and
     a whole-process estimate (256-128)/(T256 - T128).
 (c) whole-process time of `oruel ask --temperature 0 --max-tokens 256 PROMPT`
     against `llama-completion -no-cnv --temp 0 -n 256 --ignore-eos` on the same
@@ -86,11 +87,11 @@ def parse_perf(stderr: str) -> dict[str, float]:
 
 
 def llama_bench_tg(
-    model: Path, threads: int, n_gen: int, reps: int, repack, depth: int = 0
+    model: Path, threads: int, n_gen: int, reps: int, repack, depth: int = 0, fa: str = "auto"
 ) -> list[float]:
     """llama-bench's tg rates (tok/s), one per repetition, at `depth` tokens
-    already in the context."""
-    cmd = [tool("llama-bench"), "-m", str(model), "-t", str(threads), "-p", "0"]
+    already in the context, flash attention `fa` (llama-bench's default: auto)."""
+    cmd = [tool("llama-bench"), "-m", str(model), "-t", str(threads), "-p", "0", "-fa", fa]
     cmd += ["-n", str(n_gen), "-d", str(depth), "-r", str(reps), "-o", "json"]
     cmd += repack.tool_args("llama-bench")
     GATE.wait()
@@ -144,14 +145,24 @@ def main() -> int:
     print(describe_host())
     print(f"model: {model}")
     print(f"setting: {setting}; load average at start: {os.getloadavg()[0]:.2f}")
+    print("flash attention: llama-bench tg128 and llama-completion as they come (auto: on);")
+    print("  oruel as it decides (off on the CPU), and the same-work rows like oruel")
 
     usage = json.loads(
         run_checked([oruel, *base, "--max-tokens", "1", "--output-json", args.prompt]).stdout
     )["usage"]
     depth = usage["prompt_tokens"]
+    # oruel's own choice (RuntimeSettings.flash_attn): off unless layers are offloaded
+    fa_same = (
+        "off"
+        if "flash_attn = off"
+        in run_checked([oruel, *base, "--max-tokens", "1", "--show-params", args.prompt]).stderr
+        else "auto"
+    )
 
-    # Every round runs llama-bench (tg128, and tg128 / tgN at the prompt's depth:
-    # the same decode work as the asks), then the three whole processes, so that
+    # Every round runs llama-bench (tg128 as it comes, and tg128 / tgN at the
+    # prompt's depth with flash attention off, as oruel runs on the CPU: the same
+    # decode work as the asks), then the three whole processes, so that
     # a change of load on a shared host hits every figure alike. One warm-up of
     # each process first.
     for cmd in cmds.values():
@@ -163,8 +174,8 @@ def main() -> int:
     oruel_text = llama_text = ""
     for _ in range(runs):
         bench["tg"] += llama_bench_tg(model, t, TG, args.bench_reps, repack)
-        bench["tg_d"] += llama_bench_tg(model, t, TG, args.bench_reps, repack, depth=depth)
-        bench["tgn_d"] += llama_bench_tg(model, t, n, args.bench_reps, repack, depth=depth)
+        bench["tg_d"] += llama_bench_tg(model, t, TG, args.bench_reps, repack, depth, fa_same)
+        bench["tgn_d"] += llama_bench_tg(model, t, n, args.bench_reps, repack, depth, fa_same)
         for key, cmd in cmds.items():
             dt, proc = timed(cmd)
             times[key].append(dt)
@@ -197,9 +208,9 @@ def main() -> int:
         [
             Row(f"llama-bench tg{TG} (sd {bsd['tg']:.1f})", tg, "tok/s", None, setting),
             Row(f"oruel ask --max-tokens {TG}: decode rate (stats line)", rate128, "tok/s", rate128 / tg, setting),
-            Row(f"llama-bench tg{TG} @ depth {depth} (sd {bsd['tg_d']:.1f}), info", bmed["tg_d"], "tok/s", bmed["tg_d"] / tg, setting),
+            Row(f"llama-bench tg{TG} @ depth {depth} -fa {fa_same} (sd {bsd['tg_d']:.1f}), info", bmed["tg_d"], "tok/s", bmed["tg_d"] / tg, setting),
             Row(f"oruel ask --max-tokens {n}: decode rate, info", rate, "tok/s", rate / tg, setting),
-            Row(f"llama-bench tg{n} @ depth {depth} (sd {bsd['tgn_d']:.1f}), info", bmed["tgn_d"], "tok/s", bmed["tgn_d"] / tg, setting),
+            Row(f"llama-bench tg{n} @ depth {depth} -fa {fa_same} (sd {bsd['tgn_d']:.1f}), info", bmed["tgn_d"], "tok/s", bmed["tgn_d"] / tg, setting),
             Row(f"llama-completion -n {n}: eval rate (its log), info", llama_eval_tps, "tok/s", llama_eval_tps / tg, setting),
             Row(f"oruel whole-process estimate ({n}-{TG})/(T{n}-T{TG}), info", decode_est, "tok/s", decode_est / tg, setting),
         ],

@@ -1,7 +1,9 @@
 """RUNTIME settings (context, threads, GPU layers, repacking) and where each came from.
 
 The repack decision lives here and nowhere else: every place that loads a model
-asks `RuntimeSettings.repack`, so no loader can forget the AMX crash.
+asks `RuntimeSettings.repack`, so no loader can forget the AMX crash. So does
+the flash-attention decision (`RuntimeSettings.flash_attn`), which every
+context the engine makes follows.
 """
 
 from __future__ import annotations
@@ -81,12 +83,27 @@ class RuntimeSettings:
     repack_why: str = "auto: no AMX"
     sources: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def flash_attn(self) -> bool:
+        """Whether llama.cpp may use flash attention (its "auto"): only with layers offloaded.
+
+        On the CPU, llama.cpp's flash-attention kernel walks the KV cache cell by
+        cell and decodes slower the deeper the context: measured on the default
+        model, 2 threads, 89 against 94 tokens/s at depth 49, 40 against 67 at
+        depth 1000, 20 against 46 at depth 3000, and 8 batched sequences decode
+        ~7% slower (benchmarks/ask_speed.py, llama-bench -fa 0,1). It speeds up
+        long prompt chunks (pp512: 1.1x), which matter less than decoding here.
+        """
+        return self.gpu_layers != 0
+
     def lines(self) -> list[str]:
         ctx = "model default" if self.ctx is None else str(self.ctx)
+        fa = "auto (layers offloaded)" if self.flash_attn else "off (CPU: decodes faster without)"
         return [
             f"ctx = {ctx} ({self.sources.get('ctx', 'default')})",
             f"threads = {self.threads} ({self.sources.get('threads', 'default')})",
             f"gpu_layers = {self.gpu_layers} ({self.sources.get('gpu_layers', 'default')})",
+            f"flash_attn = {fa}",
             f"repack = {'on' if self.repack else 'off'} ({self.repack_why})",
         ]
 

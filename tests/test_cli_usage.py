@@ -290,7 +290,7 @@ def test_runtime_flags_accepted_and_shown(run_cli):
     assert (rt.ctx, rt.threads, rt.gpu_layers, rt.repack) == (16, 1, -1, False)
     lines = r.err.splitlines()
     for expected in ("ctx = 16 (flag)", "threads = 1 (flag)", "gpu_layers = -1 (flag)",
-                     "repack = off (flag)"):  # fmt: skip
+                     "flash_attn = auto (layers offloaded)", "repack = off (flag)"):  # fmt: skip
         assert expected in lines
 
 

@@ -185,6 +185,7 @@ def test_defaults(many_cpus):
         "ctx = model default (default)",
         "threads = 6 (default)",
         "gpu_layers = 0 (default)",
+        "flash_attn = off (CPU: decodes faster without)",
         "repack = on (auto: no AMX)",
     ]
     assert resolve_runtime({}, {}, cpuinfo=info, gpu_offload=True).gpu_layers == -1
@@ -213,6 +214,7 @@ def test_layering_config_tier_flag():
         "ctx = 512 (flag)",
         "threads = 3 (config)",
         "gpu_layers = 0 (config)",
+        "flash_attn = off (CPU: decodes faster without)",
         "repack = on (config tier turbo)",
     ]
 
@@ -256,5 +258,11 @@ def test_settings_lines_default_object():
         "ctx = 4096 (config)",
         "threads = 8 (default)",
         "gpu_layers = -1 (flag)",
+        "flash_attn = auto (layers offloaded)",
         "repack = off (flag)",
     ]
+
+
+@pytest.mark.parametrize(("gpu_layers", "allowed"), [(0, False), (-1, True), (12, True)])
+def test_flash_attention_only_with_layers_offloaded(gpu_layers, allowed):
+    assert RuntimeSettings(gpu_layers=gpu_layers).flash_attn is allowed
