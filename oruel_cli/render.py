@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,6 +29,29 @@ def err_console() -> Console:
 def rich_stdout() -> bool:
     """Whether replies may be rendered (a terminal, and NO_COLOR unset)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def markdown(text: str):  # noqa: ANN201 - rich.markdown.Markdown
+    """A reply as rich Markdown: the one way a streamed and a whole reply render."""
+    return _markdown_class()(text)
+
+
+@lru_cache(maxsize=1)
+def _markdown_class() -> type:
+    """rich's Markdown, but an ordered list's numbers get room for two digits from
+    the start: rich sizes them to the last number, so a tall list would shift
+    every item right on reaching item 10, after its first lines were printed
+    for good (lazy: rich's Markdown costs start-up time)."""
+    from rich.markdown import ListItem, Markdown
+
+    class _ListItem(ListItem):
+        def render_number(self, console, options, number, last_number):  # noqa: ANN001, ANN201
+            return super().render_number(console, options, number, max(last_number, 10))
+
+    class _Markdown(Markdown):
+        elements = {**Markdown.elements, "list_item_open": _ListItem}
+
+    return _Markdown
 
 
 _FENCES = ("```", "~~~")
@@ -134,10 +158,8 @@ class MarkdownStream:
 
     def _render(self, text: str) -> list:
         """Markdown to lines, without the blank lines rich puts before some blocks."""
-        from rich.markdown import Markdown
-
         assert self.console is not None
-        lines = self.console.render_lines(Markdown(text), self.console.options, pad=False)
+        lines = self.console.render_lines(markdown(text), self.console.options, pad=False)
         while lines and not "".join(seg.text for seg in lines[0]):
             lines.pop(0)
         while lines and not "".join(seg.text for seg in lines[-1]):

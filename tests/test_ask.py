@@ -184,7 +184,7 @@ def test_a_streamed_reply_taller_than_the_terminal_shows_each_line_once():
     rendered whole (--no-stream): nothing reprinted, nothing lost."""
     from terminal import replay
 
-    args = "--temperature 0 --max-tokens 160 'Give a markdown list of tips for learning Python.'"
+    args = "--temperature 0 --max-tokens 240 'Give a markdown list of tips for learning Python.'"
     streamed = replay(in_a_terminal(args, 12), 80, 12, tty=True)
     whole = replay(in_a_terminal("--no-stream " + args, 12), 80, 12, tty=True)
 

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-from rich.markdown import Markdown
 from terminal import replay
 
-from oruel_cli.render import MarkdownStream, stable_prefix
+from oruel_cli.render import MarkdownStream, markdown, stable_prefix
 
 DOCS = [
     "# Title\n\nSome paragraph here\nthat continues.\n\n1. one\n2. two\n\n3. three\n\n"
@@ -25,6 +24,7 @@ DOCS = [
     + "```\n\nAfter.",
     "A paragraph " * 80 + "\n\nShort one.",
     "No blank lines at all, one paragraph that keeps going",
+    "Tips:\n\n" + "".join(f"{i}. tip number {i}\n" for i in range(1, 14)) + "\nDone.",
 ]
 
 
@@ -55,7 +55,7 @@ def _console(buf: io.StringIO, height: int = 25) -> Console:
 
 def whole(text: str) -> str:
     buf = io.StringIO()
-    _console(buf).print(Markdown(text))
+    _console(buf).print(markdown(text))
     return buf.getvalue().strip("\n")
 
 
@@ -98,8 +98,16 @@ def test_on_a_small_terminal_every_line_shows_once(doc):
     only redraw what is on screen, so lines are printed for good before they
     scroll away. The terminal then shows exactly the whole reply's rendering."""
     for height in (8, 24):
-        expected = on_screen(lambda c: c.print(Markdown(doc)), height)
+        expected = on_screen(lambda c: c.print(markdown(doc)), height)
         assert on_screen(lambda c: _stream_to(c, doc, 4), height) == expected
+
+
+def test_an_ordered_list_keeps_its_indent_past_item_nine():
+    """Items 1-9 are laid out as they will be once item 10 arrives (a tall list's
+    first lines are printed for good before the list is whole)."""
+    nine = whole("".join(f"{i}. x\n" for i in range(1, 10))).splitlines()
+    ten = whole("".join(f"{i}. x\n" for i in range(1, 11))).splitlines()
+    assert ten[:9] == nine and ten[9].startswith(" 10 x")
 
 
 @settings(max_examples=30, deadline=None)

@@ -15,7 +15,7 @@ from ..engine.completion import Completion, Prompter, complete, json_warning
 from ..engine.engine import Delta, Engine, Finish, Request, check_prompt_fits
 from ..errors import UsageError
 from ..params.layering import Effective
-from ..render import MarkdownStream, err_console, out_console, rich_stdout
+from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
 from ..resolve import Resolved
 
 
@@ -114,9 +114,7 @@ def print_reply(comp: Completion) -> None:
     """A whole reply: its text (Markdown on a terminal), then any tool calls as JSON."""
     if comp.content:
         if rich_stdout():
-            from rich.markdown import Markdown
-
-            out_console().print(Markdown(comp.content))
+            out_console().print(markdown(comp.content))
         else:
             print(comp.content)
     for call in comp.tool_calls:
