@@ -215,3 +215,22 @@ def test_tool_choice_none_never_calls(engine, prompter):
         tools=tools, tool_choice="none",
     )  # fmt: skip
     assert comp.tool_calls == [] and comp.finish_reason in ("stop", "length")
+
+
+def test_cancel_finishes_live_and_queued_requests(engine, prompter):
+    """Every submitted request ends in exactly one Finish, also when it is
+    cancelled before it was admitted (a Ctrl-C before the first decode)."""
+    params = GenerationParams(temperature=0, max_tokens=200)
+    live = prompter.request([{"role": "user", "content": PROMPT}], params, request_id="live")
+    queued = prompter.request([{"role": "user", "content": "Hi"}], params, request_id="queued")
+    engine.submit(live)
+    engine.submit(queued)  # one slot: waits behind `live`
+    finishes = [ev for ev in engine.step() if isinstance(ev, Finish)]
+    engine.cancel("live")
+    engine.cancel("queued")
+    while engine.busy:
+        finishes += [ev for ev in engine.step() if isinstance(ev, Finish)]
+    done = {f.request.id: f for f in finishes}
+    assert sorted(done) == ["live", "queued"] and len(finishes) == 2
+    assert done["live"].finish_reason == "cancelled" and done["live"].completion_tokens >= 1
+    assert done["queued"].finish_reason == "cancelled" and done["queued"].completion_tokens == 0

@@ -92,14 +92,16 @@ class Prepared:
         finish: Finish | None = None
         live = MarkdownStream() if stream else None
         try:
-            for ev in self.engine.generate(self.request):
-                if stop.requested and not stop.acted:
+            self.engine.submit(self.request)
+            while self.engine.busy:
+                if stop.requested and not stop.acted:  # checked every step, not every event
                     self.engine.cancel(self.request.id)  # finishes 'cancelled' next step
                     stop.acted = True
-                if isinstance(ev, Delta) and live:
-                    live.add(ev.text)
-                elif isinstance(ev, Finish):
-                    finish = ev
+                for ev in self.engine.step():
+                    if isinstance(ev, Delta) and live:
+                        live.add(ev.text)
+                    elif isinstance(ev, Finish):
+                        finish = ev
         finally:
             if live:
                 live.close()

@@ -137,7 +137,8 @@ class Engine:
         heapq.heappush(self._queue, (req.priority, next(self._order), req))
 
     def cancel(self, request_id: str) -> None:
-        """Stop a request: queued ones are dropped, live ones finish 'cancelled'."""
+        """Stop a request at the next step: it finishes 'cancelled', with what it
+        generated so far (nothing, if it was still queued)."""
         self._cancelled.add(request_id)
 
     @property
@@ -333,6 +334,9 @@ class Engine:
         for slot in self.slots:
             if slot.req is not None and slot.req.id in self._cancelled:
                 self._finish(slot, "cancelled", events)
+        for _, _, req in self._queue:
+            if req.id in self._cancelled:  # every submitted request ends in one Finish
+                events.append(Finish(req, "", [], "cancelled", len(req.tokens), 0, 0, 0.0, None))
         self._queue = [q for q in self._queue if q[2].id not in self._cancelled]
         heapq.heapify(self._queue)
         self._cancelled.clear()
