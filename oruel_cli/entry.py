@@ -6,6 +6,8 @@ import os
 import signal
 import sys
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def main() -> None:
     # While importing, a signal only sets a flag: a KeyboardInterrupt raised
@@ -25,6 +27,3 @@ def main() -> None:
 
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)

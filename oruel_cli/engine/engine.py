@@ -336,7 +336,13 @@ class Engine:
                 self._finish(slot, "cancelled", events)
         for _, _, req in self._queue:
             if req.id in self._cancelled:  # every submitted request ends in one Finish
-                events.append(Finish(req, "", [], "cancelled", len(req.tokens), 0, 0, 0.0, None))
+                events.append(
+                    Finish(
+                        request=req, text="", tokens=[], finish_reason="cancelled",
+                        prompt_tokens=len(req.tokens), completion_tokens=0, cached_tokens=0,
+                        seconds=0.0, first_token_seconds=None,
+                    )
+                )  # fmt: skip
         self._queue = [q for q in self._queue if q[2].id not in self._cancelled]
         heapq.heapify(self._queue)
         self._cancelled.clear()
