@@ -42,7 +42,8 @@ def bench(
     rt = target.runtime
     err_console().print(
         f"[dim]model {target.path.name} · threads {rt.threads} · "
-        f"repack {'on' if rt.repack else 'off'} ({rt.repack_why})[/]",
+        f"repack {'on' if rt.repack else 'off'} ({rt.repack_why}) · "
+        f"flash attention {'auto' if rt.flash_attn else 'off'}[/]",
         highlight=False,
     )
     table = Table(title=f"oruel bench: {target.path.name}, repack {'on' if rt.repack else 'off'}")
