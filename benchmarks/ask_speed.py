@@ -148,17 +148,14 @@ def main() -> int:
     print("flash attention: llama-bench tg128 and llama-completion as they come (auto: on);")
     print("  oruel as it decides (off on the CPU), and the same-work rows like oruel")
 
-    usage = json.loads(
-        run_checked([oruel, *base, "--max-tokens", "1", "--output-json", args.prompt]).stdout
-    )["usage"]
-    depth = usage["prompt_tokens"]
-    # oruel's own choice (RuntimeSettings.flash_attn): off unless layers are offloaded
-    fa_same = (
-        "off"
-        if "flash_attn = off"
-        in run_checked([oruel, *base, "--max-tokens", "1", "--show-params", args.prompt]).stderr
-        else "auto"
+    # One short ask tells the prompt's depth (stdout) and oruel's flash-attention
+    # choice (--show-params on stderr; RuntimeSettings.flash_attn: off on the CPU).
+    probe = run_checked(
+        [oruel, *base, "--max-tokens", "1", "--output-json", "--show-params", args.prompt]
     )
+    usage = json.loads(probe.stdout)["usage"]
+    depth = usage["prompt_tokens"]
+    fa_same = "off" if "flash_attn = off" in probe.stderr else "auto"
 
     # Every round runs llama-bench (tg128 as it comes, and tg128 / tgN at the
     # prompt's depth with flash attention off, as oruel runs on the CPU: the same
