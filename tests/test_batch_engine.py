@@ -7,6 +7,7 @@ import pytest
 from shared_data import PROMPTS
 
 from oruel_cli.engine.completion import Prompter
+from oruel_cli.engine.driver import Driver
 from oruel_cli.engine.engine import Finish
 from oruel_cli.engine.loader import open_engine, resolve_target
 from oruel_cli.params.model import GenerationParams
@@ -22,10 +23,14 @@ def run_all(engine, params, prompts=PROMPTS, **kw):
         pr.request([{"role": "user", "content": p}], params, request_id=f"r{i}", **kw)
         for i, p in enumerate(prompts)
     ]
-    for r in reqs:
-        engine.submit(r)
-    done = {ev.request.id: ev for ev in engine.events() if isinstance(ev, Finish)}
-    return reqs, done
+    return reqs, finish_all(engine, reqs)
+
+
+def finish_all(engine, reqs):
+    """Submit all at once through a driver over `engine`; id -> Finish."""
+    driver = Driver(engine)
+    handles = [driver.submit(r) for r in reqs]
+    return {h.id: h.wait() for h in handles}
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +84,8 @@ def test_unified_kv_shares_a_prefix_across_slots(base_config):
         assert all(ev.cached_tokens >= 20 for ev in done.values())
         alone = Engine(model, n_slots=1, ctx_per_slot=512, threads=2)
         try:
-            for req in reqs:  # the copied KV gives the same greedy text as a fresh decode
-                alone.submit(req)
-            fresh = {ev.request.id: ev.text for ev in alone.events() if isinstance(ev, Finish)}
+            # the copied KV gives the same greedy text as a fresh decode
+            fresh = {k: ev.text for k, ev in finish_all(alone, reqs).items()}
         finally:
             alone.close()
         assert fresh == {k: ev.text for k, ev in done.items()}
@@ -96,7 +100,12 @@ def test_turbo_is_admitted_before_standard(engines):
     order = []
     std = GenerationParams(temperature=0, max_tokens=2)
     turbo = GenerationParams(temperature=0, max_tokens=2, tier="turbo")
+    driver = Driver(one)
     for i, params in enumerate([std, std, turbo, std, turbo]):
-        one.submit(pr.request([{"role": "user", "content": "hi"}], params, request_id=f"{i}"))
-    order = [ev.request.id for ev in one.events() if isinstance(ev, Finish)]
+        req = pr.request([{"role": "user", "content": "hi"}], params, request_id=f"{i}")
+        driver.submit(
+            req, lambda ev: order.append(ev.request.id) if isinstance(ev, Finish) else None
+        )
+    while driver.step():
+        pass
     assert order[:2] == ["2", "4"]

@@ -11,6 +11,7 @@ import llama_cpp as lc
 import pytest
 
 from oruel_cli.engine.completion import Prompter, complete
+from oruel_cli.engine.driver import Driver
 from oruel_cli.engine.engine import Delta, Finish
 from oruel_cli.engine.loader import open_engine, resolve_target
 from oruel_cli.engine.sampling import apply_chain, build_chain
@@ -23,9 +24,13 @@ PROMPT = "Write a short story about a dragon who learns to paint."
 
 @pytest.fixture(scope="module")
 def engine(base_config):
-    eng = open_engine(resolve_target(base_config, None, {}), 1, 2048)
-    yield eng
-    eng.close()
+    with open_engine(resolve_target(base_config, None, {}), 1, 2048) as eng:
+        yield eng
+
+
+def generate(engine, req):
+    """One request through a driver over the shared engine: its events."""
+    return list(Driver(engine).submit(req))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,7 @@ def run(engine, prompter, prompt=PROMPT, **params):
     """Generate one reply; return (Completion, the streamed deltas)."""
     req = prompter.request([{"role": "user", "content": prompt}], GenerationParams(**params))
     deltas, finish = [], None
-    for ev in engine.generate(req):
+    for ev in generate(engine, req):
         if isinstance(ev, Delta):
             deltas.append(ev.text)
         elif isinstance(ev, Finish):
@@ -89,11 +94,8 @@ def test_unset_cuts_leave_the_tail_open(engine, prompter):
             [{"role": "user", "content": PROMPT}],
             GenerationParams(temperature=1.5, seed=seed, max_tokens=1),
         )
-        for ev in engine.generate(req):
-            if isinstance(ev, Finish):
-                # the one generated token is what the slot holds past the prompt
-                pass
-        drawn[engine.slots[0].last_token] += 1
+        (finish,) = [ev for ev in generate(engine, req) if isinstance(ev, Finish)]
+        drawn[finish.tokens[0]] += 1
     assert any(rank[t] >= 40 for t in drawn), "no token outside the top 40 was drawn"
     assert any(probs[t] < 0.05 for t in drawn), "no token under 5% of the top was drawn"
 
@@ -111,7 +113,7 @@ def test_prompt_plus_max_tokens_beyond_context_runs_to_the_limit(prompter, base_
             [{"role": "user", "content": "Write a long essay on the history of Rome."}],
             GenerationParams(temperature=0, max_tokens=5000),
         )
-        finish = [ev for ev in small.generate(req) if isinstance(ev, Finish)][0]
+        finish = [ev for ev in generate(small, req) if isinstance(ev, Finish)][0]
         assert finish.finish_reason == "length"
         assert len(req.tokens) + finish.completion_tokens == 64
     finally:

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends.local import LocalBackend
 from ..config import Config
-from ..engine.completion import Prompter, complete, json_warning
-from ..engine.engine import Engine, Finish, Request, check_prompt_fits
+from ..engine.completion import complete, json_warning
+from ..engine.engine import Event, Finish, Request
 from ..errors import OruelError
 from ..resolve import ParamResolver
 from .output import ResultWriter
@@ -67,7 +68,7 @@ class JobStats:
 class BatchJob:
     def __init__(
         self,
-        engine: Engine,
+        backend: LocalBackend,
         resolver: ParamResolver,
         config: Config,
         writer: ResultWriter,
@@ -75,8 +76,7 @@ class BatchJob:
         job_model: str,
         on_progress: Callable[[JobStats], None] = lambda s: None,
     ) -> None:
-        self.engine = engine
-        self.prompter = Prompter(engine.model)
+        self.backend = backend
         self.resolver = resolver
         self.config = config
         self.writer = writer
@@ -86,6 +86,7 @@ class BatchJob:
         self.stats = JobStats()
         self._window: list[tuple[int, int, Request]] = []
         self._order = itertools.count()
+        self._finished_now: list[Finish] = []  # the driver's sink: Finishes of the last step
 
     def run(self, lines: Iterator[BatchLine]) -> JobStats:
         """Run every line; on KeyboardInterrupt stop admitting, drop the in-flight
@@ -101,22 +102,28 @@ class BatchJob:
                     else:
                         self._read(line)
                 self._top_up()
-                if not self.engine.busy:
+                if not self.backend.driver.pending:
                     if exhausted and not self._window:
                         break
                     continue
-                for ev in self.engine.step():
-                    if isinstance(ev, Finish):
-                        self._finished(ev)
+                self.backend.driver.step()
+                finished, self._finished_now = self._finished_now, []
+                for ev in finished:
+                    self._finished(ev)
         except KeyboardInterrupt:
             self.stats.interrupted = True
         return self.stats
 
     def _top_up(self) -> None:
-        """Keep exactly as many requests in the engine as it has slots."""
-        while self._window and self.engine.live + self.engine.queued < self.engine.n_slots:
+        """Keep exactly as many requests in the driver as it has slots."""
+        driver = self.backend.driver
+        while self._window and driver.pending < driver.n_slots:
             _, _, req = heapq.heappop(self._window)
-            self.engine.submit(req)
+            driver.submit(req, self._on_event)
+
+    def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, Finish):
+            self._finished_now.append(ev)
 
     def _read(self, line: BatchLine) -> None:
         if line.id in self.done_ids:
@@ -147,13 +154,13 @@ class BatchJob:
                 f"{self.job_model!r}: run the turbo lines in a job of their own with --model",
             )
         try:
-            req = self.prompter.request(
+            req = self.backend.prompter.request(
                 line.messages or [], resolved.params, resolved.system, user=(line, resolved)
             )
         except OruelError as e:
             raise _LineFailure("invalid_parameter", str(e)) from None
         try:
-            check_prompt_fits(len(req.tokens), self.engine.ctx_slot)
+            self.backend.driver.engine.check(req)
         except OruelError as e:
             raise _LineFailure("context_length_exceeded", str(e)) from None
         if json_warning(line.messages or [], resolved.params, resolved.system):
@@ -170,7 +177,10 @@ class BatchJob:
 
     def _finished(self, ev: Finish) -> None:
         line, resolved = ev.request.user  # type: ignore[misc]
-        comp = complete(ev, self.engine.model.name)
+        comp = complete(ev, self.backend.model_name)
+        if comp.error is not None:
+            self._fail(line, LineError("generation_failed", f"the generation failed: {comp.error}"))
+            return
         if comp.schema_error:
             self._fail(line, LineError("schema_violation", comp.schema_error))
             return

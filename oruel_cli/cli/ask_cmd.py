@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import Interrupted, UsageError
+from ..errors import Interrupted, RuntimeFailure, UsageError
 from .options import CommonOptions, common_options
 
 
@@ -44,7 +44,7 @@ def ask(
     """Send one prompt and print the reply (streamed in a terminal)."""
     from ..config import load_config
     from ..resolve import ParamResolver
-    from .session import Prepared, check_no_endpoint, show_params, stop_signals
+    from .session import check_no_endpoint, show_params, stop_signals
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params(), system)
@@ -52,27 +52,33 @@ def ask(
     runtime_flags = opts.runtime_flags()
     check_no_endpoint(opts)
     text = read_prompt(prompt)
-    from ..engine.loader import load_model, resolve_target
+    from ..engine.loader import resolve_target
 
     target = resolve_target(config, opts.model, runtime_flags, resolved.params.tier)
     if opts.show_params:
         show_params(resolved.effective, target)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
     with stop_signals() as stop:
-        model = load_model(target, verbose=opts.verbose)
-        if stop.requested:
-            raise Interrupted()
-        prepared = Prepared.make(model, target, [{"role": "user", "content": text}], resolved)
-        comp = prepared.run(stream=stream and not prepared.has_tools, stop=stop)
+        from ..backends.local import LocalBackend
+        from .session import generate_reply, has_tools
+
+        with LocalBackend.load(target, opts.verbose, size_to_first=True) as backend:
+            if stop.requested:
+                raise Interrupted()
+            tools = has_tools(resolved.params)
+            messages = [{"role": "user", "content": text}]
+            comp = generate_reply(backend, messages, resolved, stream and not tools, stop)
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130
-    if output_json and not cut:
+    if output_json and not cut and comp.error is None:
         print(json.dumps(comp.to_openai(), ensure_ascii=False, indent=2))
-    elif not output_json and (not stream or prepared.has_tools):
+    elif not output_json and (not stream or tools):
         from .session import print_reply
 
         print_reply(comp)
     from .session import print_stats
 
     print_stats(comp)
+    if comp.error is not None:
+        raise RuntimeFailure(f"the generation failed: {comp.error}")
     if cut:
         raise Interrupted()

@@ -33,7 +33,7 @@ def bench(
     from rich.table import Table
 
     from ..config import load_config
-    from ..engine.loader import open_engine, resolve_target
+    from ..engine.loader import resolve_target
     from ..render import err_console, out_console
 
     opts = CommonOptions(ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack)
@@ -50,55 +50,64 @@ def bench(
     for col in ("test", "sequences", "tokens", "seconds", "tokens/s", "× 1 sequence"):
         table.add_column(col, justify="right")
     ctx_slot = rt.ctx or max(1024, prompt_tokens + tokens + 64)
-    engine = open_engine(target, 1, ctx_slot)
-    pp_rate = _prompt_speed(engine, prompt_tokens)
-    table.add_row(f"pp{prompt_tokens}", "1", str(prompt_tokens), f"{prompt_tokens / pp_rate:.2f}",
-                  f"{pp_rate:.1f}", "")  # fmt: skip
-    single = _decode_speed(engine, 1, tokens)
-    engine.close()
-    table.add_row(
-        f"tg{tokens}", "1", str(tokens), f"{tokens / single:.2f}", f"{single:.1f}", "1.00"
-    )
-    for n in BATCH_SIZES[1:] if batched else ():
-        eng = open_engine(target, n, rt.ctx or (tokens + 128))
-        rate = _decode_speed(eng, n, tokens)
-        eng.close()
-        total = n * tokens
-        table.add_row(f"tg{tokens}", str(n), str(total), f"{total / rate:.2f}", f"{rate:.1f}",
-                      f"{rate / single:.2f}")  # fmt: skip
+    from ..backends.local import LocalBackend
+    from ..engine.loader import load_model
+    from ..errors import Interrupted
+    from .session import stop_signals
+
+    with stop_signals() as stop:  # a Ctrl-C inside llama.cpp's log callback would be lost
+        model = load_model(target)
+    if stop.requested:
+        model.close()
+        raise Interrupted()
+    with model:
+        with LocalBackend(model, target, ctx=ctx_slot, owns_model=False) as one:
+            pp_rate = _prompt_speed(one, prompt_tokens)
+            single = _decode_speed(one, 1, tokens)
+        table.add_row(f"pp{prompt_tokens}", "1", str(prompt_tokens),
+                      f"{prompt_tokens / pp_rate:.2f}", f"{pp_rate:.1f}", "")  # fmt: skip
+        table.add_row(
+            f"tg{tokens}", "1", str(tokens), f"{tokens / single:.2f}", f"{single:.1f}", "1.00"
+        )
+        for n in BATCH_SIZES[1:] if batched else ():
+            ctx = rt.ctx or (tokens + 128)
+            with LocalBackend(model, target, n_slots=n, ctx=ctx, owns_model=False) as many:
+                rate = _decode_speed(many, n, tokens)
+            total = n * tokens
+            table.add_row(f"tg{tokens}", str(n), str(total), f"{total / rate:.2f}",
+                          f"{rate:.1f}", f"{rate / single:.2f}")  # fmt: skip
     out_console().print(table)
 
 
-def _prompt_speed(engine, n: int) -> float:  # noqa: ANN001
+def _prompt_speed(backend, n: int) -> float:  # noqa: ANN001
     """Prompt tokens/s: one fresh prompt of n tokens, decoded in batches."""
-    vocab = engine.model.n_vocab
+    vocab = backend.model.n_vocab
     tokens = [(i * 7919 + 13) % vocab for i in range(n)]
-    engine.next_token_logits(tokens[:8])  # warm up
-    engine.slots[0].cached = []
-    start = time.perf_counter()
-    engine.next_token_logits(tokens)
-    return n / (time.perf_counter() - start)
+
+    def timed(engine) -> float:  # noqa: ANN001
+        engine.next_token_logits(tokens[:8])  # warm up
+        start = time.perf_counter()
+        engine.next_token_logits(tokens, reuse=False)
+        return n / (time.perf_counter() - start)
+
+    return backend.driver.call(timed)
 
 
-def _decode_speed(engine, n: int, tokens: int) -> float:  # noqa: ANN001
-    """Aggregate generated tokens/s of n sequences decoded together (prompt excluded)."""
-    from ..engine.completion import Prompter
-    from ..engine.engine import Finish
+def _decode_speed(backend, n: int, tokens: int) -> float:  # noqa: ANN001
+    """Aggregate generated tokens/s of n sequences decoded together, from the
+    moment every one has its first token (the prompt pass excluded)."""
     from ..params.model import GenerationParams
 
-    prompter = Prompter(engine.model)
     params = GenerationParams(temperature=0, max_tokens=tokens)
-    for i in range(n):
-        req = prompter.request([{"role": "user", "content": f"Tell me story number {i}."}], params)
-        req.ignore_eog = True
-        engine.submit(req)
-    first_token_at = None
-    done = 0
-    while engine.busy:
-        for ev in engine.step():
-            if isinstance(ev, Finish):
-                done += ev.completion_tokens
-        if first_token_at is None and all(s.n_gen > 0 or s.req is None for s in engine.slots):
-            first_token_at, done_at_start = time.perf_counter(), n
-    elapsed = time.perf_counter() - first_token_at
-    return (done - done_at_start) / elapsed
+    handles = [
+        backend.submit(
+            backend.prepare(
+                [{"role": "user", "content": f"Tell me story number {i}."}], params, ignore_eog=True
+            )
+        )  # fmt: skip
+        for i in range(n)
+    ]
+    finishes = [h.wait() for h in handles]
+    first = max(f.admitted_at + (f.first_token_seconds or 0.0) for f in finishes)
+    end = max(f.admitted_at + f.seconds for f in finishes)
+    return sum(f.completion_tokens - 1 for f in finishes) / (end - first)

@@ -51,15 +51,17 @@ def run(
     out_path = None if output == "-" else Path(output) if output else default_output(input)
     done_ids = prepare_output(out_path, resume, overwrite, input_path=input)
 
-    from ..engine.loader import SLOT_CTX_CAP, open_engine, resolve_target
+    from ..backends.local import LocalBackend
+    from ..engine.loader import SLOT_CTX_CAP, resolve_target
 
     target = resolve_target(config, opts.model, runtime_flags, job_params.params.tier)
     if opts.show_params:
         show_params(job_params.effective, target)
         print(f"parallel = {n_slots}", file=sys.stderr)
     with stop_signals() as stop:  # a Ctrl-C inside llama.cpp's log callback would be lost
-        engine = open_engine(target, n_slots, SLOT_CTX_CAP, verbose=opts.verbose)
+        backend = LocalBackend.load(target, opts.verbose, n_slots=n_slots, ctx_cap=SLOT_CTX_CAP)
     if stop.requested:
+        backend.close()
         raise Interrupted()
 
     from ..batch.job import BatchJob
@@ -67,8 +69,8 @@ def run(
     previous = signal.signal(signal.SIGTERM, _sigterm)
     progress = _Progress(count_lines(input))
     try:
-        with ResultWriter(out_path) as writer:
-            job = BatchJob(engine, resolver, config, writer, done_ids, str(target.path),
+        with backend, ResultWriter(out_path) as writer:
+            job = BatchJob(backend, resolver, config, writer, done_ids, str(target.path),
                            on_progress=progress.update)  # fmt: skip
             stats = job.run(read_batch(input))
     finally:

@@ -1,4 +1,4 @@
-"""What ask (and later chat) share: run one request on the engine, render it
+"""What ask (and later chat) share: run one request on a backend, render it
 as it streams, and print the stats line."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.completion import Completion, Prompter, complete, json_warning
-from ..engine.engine import Delta, Engine, Finish, Request, check_prompt_fits
+from ..backends.base import Backend
+from ..engine.completion import Completion, json_warning
 from ..errors import UsageError
 from ..params.layering import Effective
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
@@ -36,24 +36,37 @@ def warn(text: str) -> None:
 
 @dataclass
 class Stop:
-    requested: bool = False  # a signal came
-    acted: bool = False  # the request was cancelled for it
+    """What a Ctrl-C or SIGTERM asks for: set by the signal handler, which also
+    cancels the request attached (a cancel only posts to the driver's inbox, so
+    it is safe inside a handler; the request ends between two decodes)."""
+
+    requested: bool = False
+    _cancel: Callable[[], None] | None = None
+
+    def attach(self, cancel: Callable[[], None]) -> None:
+        self._cancel = cancel
+        if self.requested:  # the signal came before the request existed
+            cancel()
+
+    def fire(self) -> None:
+        self.requested = True
+        if self._cancel is not None:
+            self._cancel()
 
 
 @contextmanager
 def stop_signals() -> Iterator[Stop]:
-    """Ctrl-C and SIGTERM set a flag instead of raising wherever Python happens
-    to be (a KeyboardInterrupt inside llama.cpp's log callback during a model
-    load is swallowed by ctypes, with a traceback): the caller checks it after
-    loading, and the step loop cancels the request between two decodes, keeping
-    what was generated. A second Ctrl-C raises at once."""
+    """Ctrl-C and SIGTERM set a flag (and cancel the attached request) instead
+    of raising wherever Python happens to be (a KeyboardInterrupt inside
+    llama.cpp's log callback during a model load is swallowed by ctypes): the
+    caller checks the flag after loading. A second Ctrl-C raises at once."""
 
     stop = Stop()
 
     def handler(signum: int, frame: object) -> None:
         if stop.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        stop.requested = True
+        stop.fire()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -63,53 +76,37 @@ def stop_signals() -> Iterator[Stop]:
             signal.signal(s, h)
 
 
-@dataclass
-class Prepared:
-    engine: Engine
-    request: Request
-    has_tools: bool
-
-    @classmethod
-    def make(
-        cls, model: Any, target: Any, messages: list[dict[str, Any]], resolved: Resolved
-    ) -> Prepared:
-        """Render and tokenize the request, then make a one-sequence engine sized for it."""
-        from ..engine.loader import CHAT_CTX_CAP, context_size, make_engine
-
-        params = resolved.params
-        if w := json_warning(messages, params, resolved.system):
-            warn(w)
-        req = Prompter(model).request(messages, params, resolved.system)
-        check_prompt_fits(len(req.tokens), context_size(model, target.runtime, CHAT_CTX_CAP))
-        needed = len(req.tokens) + params.max_tokens + 2 if params.max_tokens else None
-        ctx = context_size(model, target.runtime, CHAT_CTX_CAP, needed)
-        has_tools = bool(params.tools) and params.tool_choice != "none"
-        return cls(make_engine(model, target, 1, ctx), req, has_tools)
-
-    def run(self, stream: bool, stop: Stop) -> Completion:
-        """Generate; with stream, show deltas as they come (Markdown live in a terminal).
-        When `stop` is requested (stop_signals), the request finishes 'cancelled'."""
-        finish: Finish | None = None
-        live = MarkdownStream() if stream else None
-        try:
-            self.engine.submit(self.request)
-            while self.engine.busy:
-                if stop.requested and not stop.acted:  # checked every step, not every event
-                    self.engine.cancel(self.request.id)  # finishes 'cancelled' next step
-                    stop.acted = True
-                for ev in self.engine.step():
-                    if isinstance(ev, Delta) and live:
-                        live.add(ev.text)
-                    elif isinstance(ev, Finish):
-                        finish = ev
-        finally:
+def generate_reply(
+    backend: Backend,
+    messages: list[dict[str, Any]],
+    resolved: Resolved,
+    stream: bool,
+    stop: Stop,
+) -> Completion:
+    """Run one request; with stream, show deltas as they come (Markdown live in
+    a terminal). A stop (stop_signals) ends it 'cancelled', keeping what came."""
+    params = resolved.params
+    if w := json_warning(messages, params, resolved.system):
+        warn(w)
+    handle = backend.start(messages, params, resolved.system)
+    stop.attach(handle.cancel)
+    live = MarkdownStream() if stream else None
+    try:
+        for text in handle:
             if live:
-                live.close()
-        assert finish is not None
-        comp = complete(finish, self.engine.model.name)
-        for w in comp.warnings:
-            warn(w)
-        return comp
+                live.add(text)
+    finally:
+        if live:
+            live.close()
+    comp = handle.result()
+    for w in comp.warnings:
+        warn(w)
+    return comp
+
+
+def has_tools(params: Any) -> bool:
+    """Tool calls are possible: the reply is shown whole, calls parsed."""
+    return bool(params.tools) and params.tool_choice != "none"
 
 
 def print_reply(comp: Completion) -> None:

@@ -36,6 +36,8 @@ class Completion:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     schema_error: str | None = None  # a json_schema violation (an error in a batch)
+    error: str | None = None  # finish_reason "error": the generation failed inside llama.cpp
+    cached_tokens: int = 0  # prompt tokens whose KV was reused
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -168,7 +170,11 @@ def complete(finish: Finish, model_name: str) -> Completion:
         completion_tokens=finish.completion_tokens,
         seconds=finish.seconds,
         first_token_seconds=finish.first_token_seconds,
+        error=finish.error,
+        cached_tokens=finish.cached_tokens,
     )
+    if finish.error is not None:
+        return comp
     if params.tools and params.tool_choice != "none":
         _extract_tool_calls(comp, params)
         return comp

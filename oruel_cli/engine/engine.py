@@ -6,7 +6,10 @@ finished sequence's slot is refilled from the queue at once). Each sequence
 has its own native sampler chain. A new prompt reuses the longest prefix its
 slot already holds in the KV cache (the previous request's system prompt, say),
 so a system prompt shared by a batch is decoded once per slot, not once per
-request. With `unified_kv` (one KV pool for all slots) it can also copy a
+request; a queued request goes to the free slot holding the longest common
+prefix of its tokens (a chat's next turn finds its own history). A failed
+`llama_decode` ends only the requests it hit (reason `error`), after their KV
+cells are removed; the others go on (see `_recover`). With `unified_kv` (one KV pool for all slots) it can also copy a
 prefix from another slot (`llama_memory_seq_cp`); that is off by default
 because attention then spans every slot's cells: measured here, 8 sequences
 decode about 7% slower (287 against 307 tokens/s), more than the prefix saves.
@@ -17,7 +20,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import RuntimeFailure
@@ -37,7 +39,7 @@ class Request:
     params: GenerationParams
     grammar: Grammar | None = None
     priority: int = 1  # lower is admitted first: turbo 0, standard 1
-    ignore_eog: bool = False  # `oruel bench` only: generate past end-of-generation
+    ignore_eog: bool = False  # generate past end-of-generation (`oruel bench` measures speed)
     user: object = None  # the caller's own data, handed back in events
 
 
@@ -52,15 +54,34 @@ class Finish:
     request: Request
     text: str  # the whole output (stop string excluded)
     tokens: list[int]  # the generated token ids
-    finish_reason: str  # stop | length | cancelled
+    finish_reason: str  # stop | length | cancelled | error
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int  # prompt tokens reused from the KV cache
     seconds: float  # admission to finish
     first_token_seconds: float | None  # admission to the first token (prompt processing)
+    error: str | None = None  # why, when finish_reason is "error"
+    admitted_at: float = 0.0  # time.perf_counter() at admission
 
 
 Event = Delta | Finish
+
+# What llama_decode's return codes mean (llama.h).
+_DECODE_CODES = {
+    1: ": no room in the KV cache for this batch",
+    2: ": aborted",
+    -1: ": invalid batch",
+}
+
+
+@dataclass
+class _Run:
+    """The tokens one slot put into this step's batch, to undo or redo them."""
+
+    slot: _Slot
+    start: int  # the slot's KV length before this batch
+    tokens: list[int]
+    sample_at: int | None  # batch index of the logits to sample, if any
 
 
 @dataclass
@@ -80,10 +101,12 @@ class _Slot:
     n_reused: int = 0
     t_start: float = 0.0
     t_first: float | None = None
+    last_used: int = -1  # when its last request finished (the engine's count of finishes)
 
 
 class Engine:
-    """Submit requests, call `step` (or iterate `events`) until idle."""
+    """Submit requests and call `step` until idle. Only the driver (driver.py)
+    steps an engine; everything else goes through it."""
 
     def __init__(
         self,
@@ -126,14 +149,19 @@ class Engine:
         self._queue: list[tuple[int, int, Request]] = []
         self._order = itertools.count()
         self._cancelled: set[str] = set()
+        self._finished = 0  # requests finished so far: the slots' use clock
 
     # -- the public interface -------------------------------------------------
 
-    def submit(self, req: Request) -> None:
-        """Queue a request. Its prompt must fit the context with room for one token."""
-        check_prompt_fits(len(req.tokens), self.ctx_slot)
+    def check(self, req: Request) -> None:
+        """A request must have a prompt that fits the context with room for one token."""
         if not req.tokens:
             raise RuntimeFailure("the prompt is empty after tokenization")
+        check_prompt_fits(len(req.tokens), self.ctx_slot)
+
+    def submit(self, req: Request) -> None:
+        """Queue a request (`check` it first)."""
+        self.check(req)
         heapq.heappush(self._queue, (req.priority, next(self._order), req))
 
     def cancel(self, request_id: str) -> None:
@@ -153,28 +181,20 @@ class Engine:
     def queued(self) -> int:
         return len(self._queue)
 
-    def events(self) -> Iterator[Event]:
-        """Step until every submitted request has finished."""
-        while self.busy:
-            yield from self.step()
-
-    def generate(self, req: Request) -> Iterator[Event]:
-        """One request alone (ask, chat): its deltas, then its Finish."""
-        self.submit(req)
-        yield from self.events()
-
-    def next_token_logits(self, tokens: list[int]) -> list[float]:
+    def next_token_logits(self, tokens: list[int], reuse: bool = True) -> list[float]:
         """The model's raw logits for the token after `tokens` (the --demo, tests).
 
-        Runs on slot 0 while the engine is idle, reusing what that slot holds.
+        Runs on slot 0 while the engine is idle (a driver call), reusing what
+        that slot holds unless `reuse` is False (bench times a fresh prompt).
         """
-        if self.busy:
-            raise RuntimeError("next_token_logits needs an idle engine")
+        if self.live:  # queued requests may wait: they are admitted later
+            raise RuntimeError("next_token_logits needs an engine with no request running")
         slot = self.slots[0]
-        reuse = min(_common_prefix(slot.cached, tokens), len(tokens) - 1)
-        lc.llama_memory_seq_rm(self.mem, slot.seq, reuse, -1)
-        slot.cached = tokens[:reuse]
-        todo = tokens[reuse:]
+        held = _common_prefix(slot.cached, tokens) if reuse else 0
+        reuse_n = min(held, len(tokens) - 1)
+        lc.llama_memory_seq_rm(self.mem, slot.seq, reuse_n, -1)
+        slot.cached = tokens[:reuse_n]
+        todo = tokens[reuse_n:]
         while todo:
             chunk, todo = todo[: self.n_batch], todo[self.n_batch :]
             for i, token in enumerate(chunk):
@@ -184,6 +204,12 @@ class Engine:
                 raise RuntimeFailure("llama_decode failed while reading the prompt")
         ptr = lc.llama_get_logits_ith(self.ctx, -1)
         return ptr[: self.model.n_vocab]
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         for s in self.slots:
@@ -195,19 +221,56 @@ class Engine:
 
     # -- the step loop --------------------------------------------------------
 
-    def step(self) -> list[Event]:
+    def step(self, admit: bool = True) -> list[Event]:
+        """Admit (unless told not to), decode one batch, sample: this step's events."""
         events: list[Event] = []
         self._drop_cancelled(events)
-        self._admit()
-        outputs = self._fill_batch()
+        if admit:
+            self._admit()
+        runs = self._fill_batch()
         if self.batch.n_tokens == 0:
             return events
-        rc = lc.llama_decode(self.ctx, self.batch)
+        rc = self._decode()
         if rc != 0:
-            raise RuntimeFailure(f"llama_decode failed (code {rc}): the KV cache may be full")
-        for slot, idx in outputs:
-            self._on_token(slot, lc.llama_sampler_sample(slot.chain, self.ctx, idx), events)
+            self._recover(runs, rc, events)
+            return events
+        for run in runs:
+            if run.sample_at is not None:
+                token = lc.llama_sampler_sample(run.slot.chain, self.ctx, run.sample_at)
+                self._on_token(run.slot, token, events)
         return events
+
+    def _decode(self) -> int:
+        return lc.llama_decode(self.ctx, self.batch)
+
+    def _recover(self, runs: list[_Run], rc: int, events: list[Event]) -> None:
+        """A failed decode: drop the cells this batch wrote (llama.cpp may have
+        kept some ubatches), then decode each hit slot's tokens alone, so only
+        the request that cannot be decoded fails, with reason "error"."""
+        for run in runs:
+            self._rewind(run)
+        for run in runs:
+            if len(runs) > 1:
+                for i, token in enumerate(run.tokens):
+                    self._put(
+                        i, run.slot, token, run.sample_at is not None and i == len(run.tokens) - 1
+                    )
+                self.batch.n_tokens = len(run.tokens)
+                rc = self._decode()
+                if rc == 0:
+                    if run.sample_at is not None:
+                        token = lc.llama_sampler_sample(
+                            run.slot.chain, self.ctx, len(run.tokens) - 1
+                        )
+                        self._on_token(run.slot, token, events)
+                    continue
+                self._rewind(run)
+            why = f"llama_decode failed (code {rc}{_DECODE_CODES.get(rc, '')})"
+            self._finish(run.slot, "error", events, error=why)
+
+    def _rewind(self, run: _Run) -> None:
+        lc.llama_memory_seq_rm(self.mem, run.slot.seq, run.start, -1)
+        del run.slot.cached[run.start :]
 
     def _put(self, n: int, slot: _Slot, token: int, logits: bool) -> None:
         """Write batch entry n: `token` at the slot's next position."""
@@ -219,14 +282,14 @@ class Engine:
         b.logits[n] = logits
         slot.cached.append(token)
 
-    def _fill_batch(self) -> list[tuple[_Slot, int]]:
+    def _fill_batch(self) -> list[_Run]:
         """One token per decoding slot, then prompt chunks in the room left."""
         n = 0
-        outputs: list[tuple[_Slot, int]] = []
+        runs: list[_Run] = []
         for slot in self.slots:
             if slot.req is not None and slot.next_token is not None:
+                runs.append(_Run(slot, len(slot.cached), [slot.next_token], n))
                 self._put(n, slot, slot.next_token, True)
-                outputs.append((slot, n))
                 slot.next_token = None
                 n += 1
         for slot in self.slots:
@@ -234,20 +297,25 @@ class Engine:
                 continue
             take = min(len(slot.pending), self.n_batch - n)
             chunk, slot.pending = slot.pending[:take], slot.pending[take:]
+            last = not slot.pending
+            runs.append(_Run(slot, len(slot.cached), chunk, n + take - 1 if last else None))
             for i, token in enumerate(chunk):
-                last = not slot.pending and i == take - 1
-                self._put(n, slot, token, last)
-                if last:
-                    outputs.append((slot, n))
+                self._put(n, slot, token, last and i == take - 1)
                 n += 1
         self.batch.n_tokens = n
-        return outputs
+        return runs
 
     def _admit(self) -> None:
-        for slot in self.slots:
-            if slot.req is None and self._queue:
-                _, _, req = heapq.heappop(self._queue)
-                self._start(slot, req)
+        """Each queued request, in priority order, to the free slot that holds
+        the longest common prefix of its tokens, so a conversation's next turn
+        finds its history; among equals, the least recently used slot."""
+        while self._queue:
+            free = [s for s in self.slots if s.req is None]
+            if not free:
+                return
+            _, _, req = heapq.heappop(self._queue)
+            best = max(free, key=lambda s: (_common_prefix(s.cached, req.tokens), -s.last_used))
+            self._start(best, req)
 
     def _start(self, slot: _Slot, req: Request) -> None:
         donor, reuse = slot, _common_prefix(slot.cached, req.tokens)
@@ -301,10 +369,12 @@ class Engine:
         else:
             slot.next_token = token
 
-    def _finish(self, slot: _Slot, reason: str, events: list[Event]) -> None:
+    def _finish(
+        self, slot: _Slot, reason: str, events: list[Event], error: str | None = None
+    ) -> None:
         req = slot.req
         assert req is not None and slot.detok is not None and slot.stops is not None
-        if slot.stops.stopped is None:
+        if slot.stops.stopped is None and error is None:
             tail = slot.stops.feed(slot.detok.flush()) + slot.stops.flush()
             if tail:
                 slot.text.append(tail)
@@ -321,9 +391,13 @@ class Engine:
                 cached_tokens=slot.n_reused,
                 seconds=now - slot.t_start,
                 first_token_seconds=(slot.t_first - slot.t_start) if slot.t_first else None,
+                error=error,
+                admitted_at=slot.t_start,
             )
         )
         self._free_chain(slot)
+        self._finished += 1
+        slot.last_used = self._finished
         slot.req = None
         slot.pending = []
         slot.next_token = None

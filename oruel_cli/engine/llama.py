@@ -106,6 +106,12 @@ class LoadedModel:
             return self.tokenize(prompt, add_special=False)
         return self.tokenize(prompt, add_special=self.add_bos)
 
+    def __enter__(self) -> LoadedModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.ptr:
             lc.llama_model_free(self.ptr)

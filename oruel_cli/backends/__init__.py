@@ -1,0 +1,1 @@
+"""Backends: where a chat request runs (the local engine; later remote servers)."""
