@@ -10,7 +10,7 @@
     a whole-process estimate (256-128)/(T256 - T128).
 (c) whole-process time of `oruel ask --temperature 0 --max-tokens 256 PROMPT`
     against `llama-completion -no-cnv --temp 0 -n 256 --ignore-eos` on the same
-    chat-templated prompt (SPEC.md, "How the bars are measured"). Bar: <= 1.15x.
+    chat-templated prompt . Bar: <= 1.15x.
     Both must generate 256 tokens.
 
 llama-bench and the three processes run interleaved, round by round, so that

@@ -1,6 +1,6 @@
 """Batch throughput: `oruel run --parallel 8` against llama.cpp's own server.
 
-Side by side in one run (SPEC.md, "How the bars are measured"): the same 32
+Side by side in one run : the same 32
 prompts, max_tokens 128, temperature 0.7, through
 
 - `oruel run --parallel 8` and `--parallel 1`, whole processes (model load included);

@@ -1,7 +1,7 @@
 """Helpers shared by the benchmark scripts in this folder.
 
-The scripts measure whole processes side by side (see SPEC.md, "How the bars
-are measured"): oruel against llama.cpp's own tools built from the very
+The scripts measure whole processes side by side (medians of interleaved
+runs, ratios in one run): oruel against llama.cpp's own tools built from the very
 llama.cpp that llama-cpp-python vendors (`build_llama_tools.sh`), or against
 the start-up floor app. Run them with oruel's venv python:
 

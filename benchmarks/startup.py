@@ -1,6 +1,6 @@
 """Start-up: whole-process time of light oruel commands against the floor app.
 
-The floor (`../shared/bench/startup_floor.py params explain temperature`) is a
+The floor (`benchmarks/startup_floor.py params explain temperature`) is a
 minimal Typer + pydantic + rich app doing the same kind of work; the bar is
 `oruel params explain temperature` <= 1.5x it. All run with the venv's
 python, stdout to /dev/null, interleaved, median of N runs after a warm-up.
@@ -103,8 +103,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7, help="timed runs per command (>= 5)")
     ap.add_argument(
         "--floor",
-        default=str(REPO_ROOT / ".." / "shared" / "bench" / "startup_floor.py"),
-        help="the floor app (default: ../shared/bench/startup_floor.py from the repo root)",
+        default=str(REPO_ROOT / "benchmarks" / "startup_floor.py"),
+        help="the floor app (default: benchmarks/startup_floor.py)",
     )
     ap.add_argument(
         "--importtime",

@@ -1,4 +1,5 @@
-"""The two kinds of failure a user sees, each tied to its exit code (SPEC.md)."""
+"""The two kinds of failure a user sees, each tied to its exit code: 2 for a usage error, 1 for a
+runtime failure, 130 when interrupted."""
 
 from __future__ import annotations
 

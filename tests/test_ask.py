@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -129,42 +128,54 @@ def test_repack_off_forced_through_the_config_still_answers(tmp_path):
     assert "repack = off (config)" in res.stderr
 
 
-def interrupt_after(seconds: float, sig: int = signal.SIGINT) -> tuple[int, str, str]:
-    """Start a long piped `oruel ask`, send `sig` after `seconds`, return (rc, out, err)."""
-    import os
+# The moments a signal can come, each waited for as the process shows it:
+# its imports (`-X importtime` prints each import as it ends: wait for typer's,
+# which the CLI imports after installing its signal flags), the model load
+# (`-v` shows llama.cpp's log), and generation (the first streamed text).
+MOMENTS = {
+    "importing": (["-X", "importtime"], [], "err", "| typer"),
+    "loading": ([], ["-v"], "err", "llama_model_loader"),
+    "generating": ([], [], "out", None),
+}
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "oruel_cli", "ask", "--max-tokens", "4000", "Write a long essay."],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ},
+
+def interrupt_at(moment: str, sig: int, tmp_path) -> tuple[int, str, str]:
+    """Start a long piped `oruel ask` that streams, send `sig` at `moment`."""
+    from watch import finish, start
+
+    py_flags, flags, pipe, needle = MOMENTS[moment]
+    config = tmp_path / "stream.yaml"
+    config.write_text("params:\n  stream: true\n")  # piped, the reply streams as plain text
+    proc, out, err = start(
+        [sys.executable, *py_flags, "-m", "oruel_cli", "ask", *flags, "--max-tokens", "4000",
+         "Write a long essay."],
+        env={"ORUEL_CONFIG": str(config)},
     )  # fmt: skip
-    time.sleep(seconds)
+    watched = out if pipe == "out" else err
+    if needle is None:
+        watched.wait_any(f"the first text at the {moment} moment")
+    else:
+        watched.wait_for(needle, f"{needle!r} on std{pipe}")
     proc.send_signal(sig)
-    try:
-        out, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # a runaway ask would slow every later test down
-        proc.communicate()
-        pytest.fail(f"oruel ask still ran 60 s after signal {sig} at {seconds} s")
-    return proc.returncode, out, err
+    return finish(proc, out, err)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_or_sigterm_stops_generation_keeps_the_reply_and_exits_130(sig):
-    rc, out, err = interrupt_after(2.5, sig)
+def test_ctrl_c_or_sigterm_stops_generation_keeps_the_reply_and_exits_130(sig, tmp_path):
+    rc, out, err = interrupt_at("generating", sig, tmp_path)
     assert rc == 130
-    assert out.strip()  # what was generated is printed, even when piped (no streaming)
+    assert out.strip()  # what was generated is kept
     assert "finish: cancelled" in err
     assert err.strip().splitlines()[-1] == "oruel: interrupted"
     assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-@pytest.mark.parametrize("seconds", [0.05, 0.15, 0.3, 0.6])
-def test_ctrl_c_or_sigterm_at_any_moment_is_one_line_and_130(seconds, sig):
-    """While importing, loading the model (llama.cpp's log callback runs Python)
-    or reading the prompt: never a traceback, never 'Exception ignored'."""
-    rc, _, err = interrupt_after(seconds, sig)
+@pytest.mark.parametrize("moment", ["importing", "loading"])
+def test_ctrl_c_or_sigterm_at_any_moment_is_one_line_and_130(moment, sig, tmp_path):
+    """While importing, or loading the model (llama.cpp's log callback runs
+    Python): never a traceback, never 'Exception ignored'."""
+    rc, _, err = interrupt_at(moment, sig, tmp_path)
     assert rc == 130, err
     assert "oruel: interrupted" in err
     assert "Traceback" not in err and "Exception ignored" not in err

@@ -1,6 +1,6 @@
 """Batch input and output, without a model: the three line forms, ids and line
 numbers, bad lines, streaming, the overwrite/resume rules and the record shapes
-(SPEC.md, "Batch jobs: `oruel run`")."""
+(the three line forms, records, resume)."""
 
 from __future__ import annotations
 

@@ -37,3 +37,20 @@ def test_bench_measures_prompt_single_and_batched_decode():
     header = " ".join(res.stderr.split())
     fa = "auto" if gpu_offload_supported() else "off"  # all layers offloaded, else none
     assert "repack " in header and f"flash attention {fa}" in header
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_during_the_load_is_one_line_and_130(sig):
+    """As in ask and run: the load runs Python in llama.cpp's log callback, where
+    a KeyboardInterrupt would be swallowed; `-v` shows when the load is under way."""
+    import signal
+
+    from watch import finish, start
+
+    proc, out, err = start([sys.executable, "-m", "oruel_cli", "bench", "-v", "--single"])
+    err.wait_for("llama_model_loader", "the model load")
+    proc.send_signal(getattr(signal, sig))
+    rc, _, text = finish(proc, out, err)
+    assert rc == 130, text
+    assert text.rstrip().splitlines()[-1] == "oruel: interrupted"
+    assert "Traceback" not in text and "Exception ignored" not in text

@@ -19,7 +19,7 @@ CARD_KEYS = {"summary", "what", "guide", "combines", "examples"}
 EXAMPLE_KEYS = {"flag", "preset_yaml", "openai"}
 PRESET_KEYS = {"name", "description", "params", "system", "recommended"}
 
-# SPEC.md, "Commands": the flags that set each parameter on chat, ask and run.
+# The flags that set each parameter on chat, ask and run.
 PARAM_FLAGS: dict[str, set[str]] = {
     "temperature": {"--temperature", "-t"},
     "top_p": {"--top-p"},

@@ -1,9 +1,9 @@
-"""Usage errors through the real CLI (SPEC.md, "Parameters" and "Output and exit
-codes"): every bad value exits 2 with one message naming the parameter, the value
+"""Usage errors through the real CLI (bad values and names, and their exit
+codes): every bad value exits 2 with one message naming the parameter, the value
 and what is allowed, no traceback, and before any model loads.
 
 No test here loads a model. `run_cli` runs `oruel_cli.cli.main.main` in-process
-with `load_model` and `open_engine` replaced by a tripwire that records the target and stops the
+with `load_model` replaced by a tripwire that records the target and stops the
 command: a run that gets that far has passed every check (its --show-params
 output is on stderr) and is reported as LOADED. Every `ask` also names a model
 file that is empty, so even without the tripwire nothing real could load. A few

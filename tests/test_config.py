@@ -1,4 +1,4 @@
-"""The user config (SPEC.md, "Config"): where it is found, a missing file is an
+"""The user config (config.yaml): where it is found, a missing file is an
 empty config, and every unknown key or bad value is a usage error (exit 2) that
 names the file and the key, from the library and from the real CLI."""
 
@@ -14,7 +14,7 @@ import pytest
 from oruel_cli.config import Config, config_dir, config_path, data_dir, load_config
 from oruel_cli.errors import UsageError
 
-SPEC_EXAMPLE = """\
+FULL_EXAMPLE = """\
 model: llama-4-maverick          # default model: a path, an alias, a name, or "default"
 preset: chatbot                  # default preset
 models_dirs: [~/models]          # searched after ORUEL_MODELS_DIR and ./models/
@@ -94,7 +94,7 @@ def test_empty_file_is_an_empty_config(isolated_env, text):
 
 
 def test_spec_example_loads(isolated_env):
-    path = write(isolated_env / "config.yaml", SPEC_EXAMPLE)
+    path = write(isolated_env / "config.yaml", FULL_EXAMPLE)
     cfg = load_config()  # through ORUEL_CONFIG
     assert cfg.path == path
     assert cfg.model == "llama-4-maverick" and cfg.preset == "chatbot"

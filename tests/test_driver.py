@@ -59,8 +59,8 @@ def assert_same_or_near_tie(engine, prompt, want: list[int], got: list[int]) -> 
         return True
     k = next(i for i in range(min(len(want), len(got))) if want[i] != got[i])
     logits = engine.next_token_logits(request(engine, prompt).tokens + want[:k])
-    gap = logits[want[k]] - logits[got[k]]
-    assert 0 <= gap < NEAR_TIE, f"{prompt!r} diverges at token {k} with a logit gap of {gap}"
+    gap = abs(logits[want[k]] - logits[got[k]])  # either side: a whole-prompt pass rounds too
+    assert gap < NEAR_TIE, f"{prompt!r} diverges at token {k} with a logit gap of {gap}"
     return False
 
 
@@ -231,3 +231,36 @@ def test_a_handle_iterated_to_its_end_then_waited_returns_its_finish(alone):
     assert isinstance(events[-1], Finish)
     assert handle.wait() is events[-1]  # no second wait for a Finish already taken
     assert list(handle) == []
+
+
+def test_oruel_run_writes_generation_failed_and_completes_the_other_lines(
+    tmp_path, alone, poisoned, monkeypatch
+):
+    """The real `oruel run` command, in this process so that its llama_decode
+    can fail for the poison line: that line gets its error record, the job
+    goes on, and the exit code is 1."""
+    import json
+    import sys
+
+    from oruel_cli.cli.main import main
+
+    others = PROMPTS[:5]
+    poisoned["token"] = poison_token(alone, POISON, others)
+    rows = [{"id": f"ok{i}", "prompt": p} for i, p in enumerate(others)]
+    rows.insert(2, {"id": "bad", "prompt": POISON})
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["oruel", "run", str(jobs), "--parallel", "4", "--temperature", "0", "--max-tokens", "8"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 1
+    recs = {}
+    for line in (tmp_path / "jobs.results.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        recs[rec["id"]] = rec
+    assert sorted(recs) == sorted(r["id"] for r in rows)
+    assert recs["bad"]["output"] is None
+    assert recs["bad"]["error"]["code"] == "generation_failed"
+    assert recs["bad"]["error"]["line"] == 3
+    assert all(recs[f"ok{i}"]["error"] is None and recs[f"ok{i}"]["output"] for i in range(5))

@@ -1,4 +1,4 @@
-"""Where a parameter's value comes from (SPEC.md): default < config < preset <
+"""Where a parameter's value comes from: default < config < preset <
 flag < line, each effective value remembering its source; a batch line's preset
 replaces the job's; the system prompt from one place; tier profiles from the config."""
 

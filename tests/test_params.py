@@ -1,4 +1,4 @@
-"""GenerationParams and its validation (SPEC.md, "Parameters: ranges and meaning"):
+"""GenerationParams and its validation (ranges, types and meaning):
 every range edge, strict types for typed input, one message naming the parameter,
 the value and what is allowed; the flag layer's parsing of the same values."""
 
@@ -20,7 +20,7 @@ from oruel_cli.params.layering import Layer, merge
 from oruel_cli.params.model import PARAM_NAMES, GenerationParams
 from oruel_cli.params.validate import allowed, validate_params
 
-# name -> (lowest, highest, integer?) as SPEC.md's table gives them.
+# name -> (lowest, highest, integer?) as the reference gives them.
 NUMERIC: dict[str, tuple[int | float, int | float, bool]] = {
     "temperature": (0, 2, False),
     "top_p": (0, 1, False),

@@ -16,7 +16,7 @@ ranges are checked later by the runner (``params.validate``), which is also
 where ``invalid_parameter`` errors come from. This module checks the shape of
 a line: JSON, form, field names, ids.
 
-Interpretations, where SPEC.md is silent:
+Interpretations, where the line formats leave a choice:
 
 - ``stream`` is accepted on a line (it is one of the parameters) and kept in
   ``params`` raw; a batch job writes whole records, so it has no effect there.

@@ -1,4 +1,5 @@
-"""Output records of a batch job, in the shapes SPEC.md gives.
+"""Output records of a batch job, in the shapes oruel promises (forms 1-2, and
+OpenAI's batch output for form 3).
 
 Forms 1 and 2 (``line.form == "simple"``), and a line that is not JSON::
 

@@ -28,6 +28,9 @@ def bench(
     batched: Annotated[
         bool, typer.Option("--batched/--single", help="Also measure 4, 8 and 16 sequences.")
     ] = True,  # noqa: E501
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
+    ] = False,
 ) -> None:
     """Measure tokens/s: prompt processing, single-stream decode, batched decode."""
     from rich.table import Table
@@ -56,7 +59,7 @@ def bench(
     from .session import stop_signals
 
     with stop_signals() as stop:  # a Ctrl-C inside llama.cpp's log callback would be lost
-        model = load_model(target)
+        model = load_model(target, verbose)
     if stop.requested:
         model.close()
         raise Interrupted()

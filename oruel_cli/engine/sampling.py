@@ -1,4 +1,4 @@
-"""GenerationParams -> a native llama.cpp sampler chain, in the order SPEC.md fixes:
+"""GenerationParams -> a native llama.cpp sampler chain, in this fixed order:
 
     grammar -> penalties -> temperature -> top_k -> top_p -> min_p -> seeded draw
 
@@ -45,24 +45,37 @@ def build_chain(
     chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
     if grammar is not None:
         lc.llama_sampler_chain_add(chain, _grammar_sampler(grammar, vocab, chain))
+    for _, stage in chain_stages(params, n_vocab, penalty_window):
+        lc.llama_sampler_chain_add(chain, stage)  # the chain owns and frees its stages
+    if params.temperature != 0:
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(reduce_seed(params.seed)))
+    return chain
+
+
+def chain_stages(
+    params: GenerationParams, n_vocab: int, penalty_window: int
+) -> list[tuple[str, lc.llama_sampler_p]]:
+    """The named stages between the grammar and the draw, in order: what
+    generation runs, and what the --demo applies one at a time to known logits.
+    Temperature 0 ends the list with the greedy sampler (no draw follows)."""
+    stages: list[tuple[str, lc.llama_sampler_p]] = []
     freq, pres, rep = params.frequency_penalty, params.presence_penalty, params.repetition_penalty
     if freq != 0 or pres != 0 or rep != 1:
         # Only generated tokens are ever accepted into the chain, so the window
         # (as long as the context) counts exactly "what appeared in the output".
         pen = lc.llama_sampler_init_penalties(n_vocab, penalty_window, rep, freq, pres)
-        lc.llama_sampler_chain_add(chain, pen)
+        stages.append(("penalties", pen))
     if params.temperature == 0:
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
-        return chain
-    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(params.temperature))
+        stages.append(("greedy", lc.llama_sampler_init_greedy()))
+        return stages
+    stages.append(("temperature", lc.llama_sampler_init_temp(params.temperature)))
     if params.top_k:
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_k(params.top_k))
+        stages.append(("top_k", lc.llama_sampler_init_top_k(params.top_k)))
     if params.top_p < 1.0:
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(params.top_p, 1))
+        stages.append(("top_p", lc.llama_sampler_init_top_p(params.top_p, 1)))
     if params.min_p:
-        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_min_p(params.min_p, 1))
-    lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(reduce_seed(params.seed)))
-    return chain
+        stages.append(("min_p", lc.llama_sampler_init_min_p(params.min_p, 1)))
+    return stages
 
 
 def _grammar_sampler(

@@ -1,4 +1,4 @@
-"""Which file `--model` names (SPEC.md, "Models").
+"""Which file `--model` names (an existing path, a config alias, a name in a models folder, or `default`).
 
 In order: `default` (the embedded SmolLM2 model); an existing path; an alias
 from the config; a file name, with or without `.gguf`, in `$ORUEL_MODELS_DIR`,

@@ -1,5 +1,5 @@
 """Layering of parameter sources with provenance:
-default < config < preset < flag < line (SPEC.md, "Where a parameter's value comes from")."""
+default < config < preset < flag < line, each value keeping the source it came from."""
 
 from __future__ import annotations
 
