@@ -111,10 +111,36 @@ def apply_chain(chain: lc.llama_sampler_p, logits: list[float]) -> list[tuple[in
 
     Returns (token id, logit) for every candidate left, in the chain's order.
     """
+    return apply_stages([chain], logits)[-1].candidates
+
+
+@dataclass
+class Candidates:
+    """The candidate array after some stages: survivors and the token picked, if any."""
+
+    candidates: list[tuple[int, float]]  # (token id, logit), in the array's order
+    selected: int | None  # the token a stage chose (greedy), else None
+
+
+def apply_stages(stages: list[lc.llama_sampler_p], logits: list[float]) -> list[Candidates]:
+    """Apply samplers one after another to one candidate array built from known
+    logits, as a chain would: the array before any stage, then after each one.
+
+    The --demo reads what each of generation's own stages keeps this way, so
+    what it draws is llama.cpp's cut, not a copy of it.
+    """
     n = len(logits)
     data = (lc.llama_token_data * n)()
     for i, x in enumerate(logits):
         data[i].id, data[i].logit, data[i].p = i, x, 0.0
     arr = lc.llama_token_data_array(data=data, size=n, selected=-1, sorted=False)
-    lc.llama_sampler_apply(chain, ctypes.byref(arr))
-    return [(arr.data[i].id, arr.data[i].logit) for i in range(arr.size)]
+
+    def snapshot() -> Candidates:
+        chosen = arr.data[arr.selected].id if 0 <= arr.selected < arr.size else None
+        return Candidates([(arr.data[i].id, arr.data[i].logit) for i in range(arr.size)], chosen)
+
+    out = [snapshot()]
+    for stage in stages:
+        lc.llama_sampler_apply(stage, ctypes.byref(arr))
+        out.append(snapshot())
+    return out
