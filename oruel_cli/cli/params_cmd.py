@@ -7,6 +7,7 @@ import typer
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES, GenerationParams
 from ..params.validate import param_type, range_text, show_value, unknown_name_message
+from .compare import demo_options
 
 params_app = typer.Typer(help="The inference parameters: a table, and a reference card each.")
 
@@ -60,6 +61,7 @@ def list_params() -> None:
 
 
 @params_app.command("explain")
+@demo_options
 def explain(
     name: Annotated[str, typer.Argument(help="A parameter name, e.g. temperature.")],
     demo: Annotated[
@@ -78,8 +80,6 @@ def explain(
     key = name.replace("-", "_")
     if key not in PARAM_NAMES:
         raise UsageError(unknown_name_message(name))
-    if demo is not None:
-        raise UsageError("--demo is not available yet in this version")
     card = load_cards()[key]
     console = out_console()
     head = Table.grid(padding=(0, 2))

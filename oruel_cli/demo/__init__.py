@@ -1,0 +1,1 @@
+"""params explain --demo: the real next-token distribution under each value."""

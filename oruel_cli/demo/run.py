@@ -1,0 +1,183 @@
+"""`params explain NAME --demo PROMPT`: load the model, read what the demo needs
+from the engine (raw logits through a driver call, short generations through
+the backend), compute each value's picture and draw it, or print the numbers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import Interrupted
+from ..params.model import GenerationParams
+from . import catalogue
+from .catalogue import DEFAULT_VALUES, GENERATION_TOKENS, KINDS, PREFIX_TOKENS, ROWS
+
+
+def run_demo(
+    opts: Any, name: str, prompt: str, values: list[Any] | None, output_json: bool
+) -> None:
+    """Every value is resolved (and so checked) with the user's preset and
+    flags before the model loads; then one model load, one picture."""
+    from . import draw
+
+    kind = KINDS[name]
+    if kind == "none":
+        why, commands = catalogue.no_demo(name, prompt, values)
+        if output_json:
+            print(json.dumps({"parameter": name, "demo": None, "why": why, "commands": commands}))
+        else:
+            draw.no_demo(name, why, commands)
+        return
+
+    from ..cli.session import check_no_endpoint, show_params, stop_signals
+    from ..config import load_config
+    from ..resolve import ParamResolver
+
+    config = load_config()
+    resolver = ParamResolver(config, opts.preset, opts.flag_params())
+    base = resolver.resolve()
+    values = list(DEFAULT_VALUES[name] if values is None else values)
+    variants = [resolver.resolve(line={name: v}).params for v in values]
+    runtime_flags = opts.runtime_flags()
+    check_no_endpoint(opts)
+
+    from ..engine.loader import resolve_target
+
+    target = resolve_target(config, opts.model, runtime_flags, base.params.tier)
+    if opts.show_params:
+        show_params(base.effective, target)
+    with stop_signals() as stop:
+        from ..backends.local import LocalBackend
+
+        with LocalBackend.load(target, opts.verbose, size_to_first=True) as backend:
+            if stop.requested:
+                raise Interrupted()
+            demo = _Demo(backend, prompt, base.system, base.effective.sources, stop)
+            result = demo.run(name, kind, base.params, variants)
+    result.update({"parameter": name, "prompt": prompt, "model": backend.model_name})
+    if output_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        draw.picture(result)
+
+
+class _Demo:
+    """One prompt on one loaded model: logits and short generations for the demo."""
+
+    def __init__(
+        self, backend: Any, prompt: str, system: str | None, sources: dict[str, str], stop: Any
+    ) -> None:
+        self.backend = backend
+        self.sources = sources
+        self.model = backend.model
+        self.messages = [{"role": "user", "content": prompt}]
+        self.system = system
+        self.stop = stop
+
+    def text(self, token: int) -> str:
+        """A token as the vocabulary spells it (special tokens by name; a byte
+        of a split character as \\xNN)."""
+        return self.model.token_bytes(token, special=True).decode("utf-8", "backslashreplace")
+
+    def request(self, params: GenerationParams) -> Any:
+        return self.backend.prepare(self.messages, params, self.system)
+
+    def logits(self, tokens: list[int]) -> list[float]:
+        """The raw next-token logits, read on the idle engine (a driver call)."""
+        return self.backend.driver.call(lambda engine: engine.next_token_logits(tokens))
+
+    def generate(self, params: GenerationParams) -> Any:
+        """One generation through the backend: the engine's Finish (tokens, text)."""
+        handle = self.backend.submit(self.request(params))
+        self.stop.attach(handle.cancel)
+        finish = handle.wait()
+        if self.stop.requested:
+            raise Interrupted()
+        return finish
+
+    def run(
+        self, name: str, kind: str, base: GenerationParams, variants: list[GenerationParams]
+    ) -> dict[str, Any]:
+        from .compute import CUT_TEMPERATURE, cut_params, distribution, penalties
+
+        out: dict[str, Any] = {"kind": kind, "values": [getattr(v, name) for v in variants]}
+        if kind == "distribution":
+            req = self.request(base.model_copy(update={"max_tokens": 1}))
+            logits = self.logits(req.tokens)
+            if name != "temperature":
+                variants = [cut_params(v) for v in variants]
+                out["cut_after_temperature"] = variants[0].temperature
+                source = self.sources.get("temperature", "default")
+                out["temperature"] = {"value": base.temperature, "source": source}
+            out["prompt_tokens"] = len(req.tokens)
+            out["pictures"] = [
+                distribution(logits, name, v, self.text, ROWS).to_json() for v in variants
+            ]
+        elif kind == "penalty":
+            greedy = GenerationParams(temperature=0, max_tokens=PREFIX_TOKENS)
+            finish = self.generate(greedy)
+            prefix = [t for t in finish.tokens if not self.model.is_eog(t)]
+            logits = self.logits(finish.request.tokens + prefix)
+            out["prefix"] = {"tokens": prefix, "text": finish.text}
+            pics = []
+            for v in variants:
+                pic = penalties(logits, prefix, v, self.text).to_json()
+                pic["value"] = getattr(v, name)
+                pics.append(pic)
+            out["pictures"] = pics
+        elif kind == "seed":
+            temp = base.temperature or CUT_TEMPERATURE
+            n = base.max_tokens or GENERATION_TOKENS["seed"]
+            out["temperature"] = temp
+            out["generations"] = [
+                {"seed": v.seed, "run": run, "text": self.generate(
+                    v.model_copy(update={"temperature": temp, "max_tokens": n})).text}
+                for v in variants for run in (1, 2)
+            ]  # fmt: skip
+        elif kind == "max_tokens":
+            longest = max(v.max_tokens for v in variants)
+            finish = self.generate(base.model_copy(update={"max_tokens": longest}))
+            pieces = [self.model.piece(t).decode("utf-8", "replace") for t in finish.tokens]
+            out["generation"] = {
+                "text": finish.text,
+                "tokens": finish.tokens,
+                "pieces": pieces,
+                "finish_reason": finish.finish_reason,
+            }
+        elif kind == "stop":
+            n = base.max_tokens or GENERATION_TOKENS["stop"]
+            finish = self.generate(base.model_copy(update={"stop": None, "max_tokens": n}))
+            text = finish.text
+            cuts = []
+            for v in variants:
+                s = v.stops()[0]
+                at = text.find(s)
+                cuts.append({"stop": s, "at": at if at >= 0 else None,
+                             "text": text[:at] if at >= 0 else text,
+                             "finish_reason": "stop" if at >= 0 else finish.finish_reason})  # fmt: skip
+            out["generation"] = {"text": text, "finish_reason": finish.finish_reason}
+            out["cuts"] = cuts
+        else:  # response_format
+            from ..cli.session import warn
+            from ..engine.completion import complete, json_warning
+
+            n = base.max_tokens or GENERATION_TOKENS["response_format"]
+            gens = []
+            for v in variants:
+                p = v.model_copy(update={"max_tokens": n})
+                comp = complete(self.generate(p), self.backend.model_name)
+                gens.append({"response_format": v.response_format, "text": comp.content,
+                             "finish_reason": comp.finish_reason,
+                             "parses": _parses(comp.content), "warnings": comp.warnings})  # fmt: skip
+            out["generations"] = gens
+            for w in {json_warning(self.messages, v, self.system) for v in variants} - {None}:
+                warn(w)
+        return out
+
+
+def _parses(text: str | None) -> bool:
+    try:
+        json.loads(text or "")
+    except json.JSONDecodeError:
+        return False
+    return True
