@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import Interrupted, RuntimeFailure, UsageError
+from .compare import sweep_option
 from .options import CommonOptions, common_options
 
 
@@ -27,6 +28,7 @@ def read_prompt(prompt: str | None) -> str:
     return prompt
 
 
+@sweep_option
 @common_options
 def ask(
     opts: CommonOptions,

@@ -1,0 +1,1 @@
+"""ask --sweep: one prompt under every combination of values, in one batch."""
