@@ -11,10 +11,10 @@ go on in a second table.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from rich.console import Console, Group
-from rich.markup import escape
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -158,7 +158,7 @@ def _column_label(name: str, pic: dict[str, Any]) -> str:
     value = _value_text(name, pic["value"])
     if name == "temperature":
         return f"T {value} greedy" if pic["stage"] == "greedy" else f"T {value}"
-    return f"{name} {value}" + (" off" if pic["stage"] is None else "")
+    return f"{name} {value}" + (" (off)" if pic["stage"] is None else "")
 
 
 def _dist_table(result: dict[str, Any], pics: list[dict[str, Any]], bar_w: int) -> Table:
@@ -284,32 +284,33 @@ def _reply(text: str | None) -> Text:
 
 
 def seeds(result: dict[str, Any], console: Console) -> None:
-    gens = result["generations"]
+    from ..sweep.draw import columns
+
     console.print(_title(result, f"short generations at temperature {result['temperature']:g}"))
     console.print(_prompt_line(result))
     console.print(
         Text(
             "seed: the seed of the draw: the same seed (and parameters) gives the same "
-            "reply; at temperature 0 it changes nothing.",
+            "reply; at temperature 0 it changes nothing. Each seed runs twice.",
             style="dim",
         )
     )
     console.print()
-    table = Table(show_lines=True, expand=True)
-    table.add_column("seed", justify="right", no_wrap=True)
-    table.add_column("run", justify="right", no_wrap=True)
-    table.add_column("reply", ratio=1)
-    table.add_column("", no_wrap=True)
-    first: dict[Any, str] = {}
-    for g in gens:
-        mark = Text("")
-        if g["seed"] in first:
-            same = first[g["seed"]] == g["text"]
-            mark = Text("= run 1" if same else "≠ run 1", style="green" if same else "red bold")
-        else:
-            first[g["seed"]] = g["text"]
-        table.add_row(str(g["seed"]), str(g["run"]), _reply(g["text"]), mark)
-    console.print(table)
+    runs: dict[Any, list[str]] = {}
+    for g in result["generations"]:
+        runs.setdefault(g["seed"], []).append(g["text"])
+    heads, bodies, feet = [], [], []
+    for seed, texts in runs.items():
+        heads.append((Text(f"seed {seed}", style="bold"), None))
+        body = Text()
+        for n, t in enumerate(texts, start=1):
+            body.append(("\n" if n > 1 else "") + f"run {n}\n", style="dim")
+            body.append(re.sub(r"\n\s*\n+", "\n", t.strip()) or "(empty)")
+        bodies.append(body)
+        same = all(t == texts[0] for t in texts)
+        feet.append(Text("run 2 = run 1", style="green") if same else
+                    Text("run 2 ≠ run 1", style="red bold"))  # fmt: skip
+    console.print(columns(heads, bodies, feet, console.width))
 
 
 def max_tokens(result: dict[str, Any], console: Console) -> None:
@@ -362,24 +363,30 @@ def stops(result: dict[str, Any], console: Console) -> None:
         )
     )
     console.print()
+    text = gen["text"]
+    marks: dict[int, list[str]] = {}
+    for cut in result["cuts"]:
+        if cut["at"] is not None:
+            marks.setdefault(cut["at"], []).append(cut["stop"])
+    marked, pos = Text(), 0
+    for at in sorted(marks):
+        marked.append(text[pos:at])
+        for stop in marks[at]:
+            marked.append(f"⟨{json.dumps(stop)}⟩", style="bold magenta")
+        pos = at
+    marked.append(text[pos:])
+    title = "the generation, marked where each stop string first appears"
+    console.print(Panel(marked, title=title, title_align="left"))
     table = Table(show_lines=True, expand=True)
     table.add_column("stop", no_wrap=True)
-    table.add_column("the reply", ratio=1)
+    table.add_column("the reply (the stop string is not part of it)", ratio=1)
     table.add_column("finish", no_wrap=True)
     for cut in result["cuts"]:
-        text = Text(cut["text"])
-        if cut["at"] is not None:
-            text.append(f"⟨{json.dumps(cut['stop'])}⟩", style="bold magenta")
-            rest = gen["text"][cut["at"] + len(cut["stop"]) :]
-            if rest:
-                text.append(rest if len(rest) <= _REST else rest[:_REST] + "…", style="dim strike")
-        else:
-            text.append("  (never generated: the reply runs on)", style="dim")
-        table.add_row(json.dumps(cut["stop"]), text, cut["finish_reason"])
+        reply = _reply(cut["text"])
+        if cut["at"] is None:
+            reply.append("  (never generated)", style="dim")
+        table.add_row(json.dumps(cut["stop"]), reply, cut["finish_reason"])
     console.print(table)
-
-
-_REST = 40  # characters of the cut-off rest shown after a stop
 
 
 def formats(result: dict[str, Any], console: Console) -> None:
@@ -394,31 +401,19 @@ def formats(result: dict[str, Any], console: Console) -> None:
         )
     )
     console.print()
-    panels = []
+    from ..sweep.draw import columns
+
+    heads, bodies, feet = [], [], []
     for g in gens:
         ok = (
             Text("parses as JSON", style="green")
             if g["parses"]
             else Text("does not parse as JSON", style="yellow")
         )
-        sub = Text.assemble(ok, (f" · finish {g['finish_reason']}", "dim"))
-        panels.append(
-            Panel(
-                _reply(g["text"]),
-                title=escape(json.dumps(g["response_format"])),
-                title_align="left",
-                subtitle=sub,
-                subtitle_align="left",
-            )
-        )
-    if console.width >= 100:
-        grid = Table.grid(expand=True, padding=(0, 1))
-        for _ in panels:
-            grid.add_column(ratio=1)
-        grid.add_row(*panels)
-        console.print(grid)
-    else:
-        console.print(Group(*panels))
+        heads.append((Text(json.dumps(g["response_format"]), style="bold"), None))
+        bodies.append(_reply(g["text"]))
+        feet.append(Text.assemble(ok, (f" · finish {g['finish_reason']}", "dim")))
+    console.print(columns(heads, bodies, feet, console.width))
 
 
 # -- no picture -------------------------------------------------------------------

@@ -53,53 +53,58 @@ def layout(
     subtitles: list[Text | None],
     width: int,
 ) -> RenderableType:
-    """Rows of replies, each row one table so that its boxes line up; or, when
-    narrow, one box a reply."""
-    from rich import box
+    """The replies under their headings, side by side or one after another."""
+    heads = [
+        (
+            Text(heading(v, names.swept), style="bold"),
+            Text(heading(v, names.implied), style="dim") if names.implied else None,
+        )
+        for v in variants
+    ]
+    return columns(heads, bodies, subtitles, width)
 
-    k = per_row(len(variants), width)
+
+Head = tuple[Text, Text | None]  # a heading, and a dimmer line under it
+
+
+def columns(
+    heads: list[Head],
+    bodies: list[RenderableType],
+    footers: list[Text | None],
+    width: int,
+) -> RenderableType:
+    """Side by side (`per_row` a row, each row one table, so that the boxes of a
+    row line up), or, below WIDE, one after another: a ruled heading, the body,
+    its footer, with no boxes to eat the width. The --demo's generations use
+    it too."""
+    from rich import box
+    from rich.padding import Padding
+    from rich.rule import Rule
+
+    k = per_row(len(heads), width)
     if k == 1:
-        return _stacked(variants, names, bodies, subtitles)
+        parts: list[RenderableType] = []
+        for (title, detail), body, foot in zip(heads, bodies, footers, strict=True):
+            parts.append(Rule(title, align="left", style="blue"))
+            if detail is not None:
+                parts.append(Padding(detail, (0, 0, 0, 1)))
+            parts.append(Padding(body, (0, 0, 0, 1)))
+            if foot is not None:
+                parts.append(Padding(foot, (0, 0, 1, 1)))
+        return Group(*parts)
     tables = []
-    for i in range(0, len(variants), k):
-        table = Table(box=box.ROUNDED, expand=True, show_footer=True, show_lines=False,
-                      padding=(0, 1), header_style="bold", footer_style="")  # fmt: skip
-        for v, sub in zip(variants[i : i + k], subtitles[i : i + k], strict=True):
-            table.add_column(_head(v, names), ratio=1, footer=sub or "")
-        for _ in range(k - len(variants[i : i + k])):  # the last row keeps the column width
+    for i in range(0, len(heads), k):
+        table = Table(box=box.ROUNDED, expand=True, show_footer=True, padding=(0, 1),
+                      header_style="", footer_style="")  # fmt: skip
+        for (title, detail), foot in zip(heads[i : i + k], footers[i : i + k], strict=True):
+            head = title if detail is None else Text.assemble(title, "\n", detail)
+            table.add_column(head, ratio=1, footer=foot or "")
+        for _ in range(k - len(heads[i : i + k])):  # the last row keeps the column width
             table.add_column("", ratio=1, footer="")
         row = list(bodies[i : i + k])
         table.add_row(*row, *([""] * (k - len(row))))
         tables.append(table)
     return Group(*tables)
-
-
-def _stacked(
-    variants: list[Variant],
-    names: Headings,
-    bodies: list[RenderableType],
-    subtitles: list[Text | None],
-) -> RenderableType:
-    """Narrow: a ruled heading, the reply, its finish line; no boxes to eat the width."""
-    from rich.padding import Padding
-    from rich.rule import Rule
-
-    parts: list[RenderableType] = []
-    for v, body, sub in zip(variants, bodies, subtitles, strict=True):
-        parts.append(Rule(Text(heading(v, names.swept), style="bold"), align="left", style="blue"))
-        if names.implied:
-            parts.append(Padding(Text(heading(v, names.implied), style="dim"), (0, 0, 0, 1)))
-        parts.append(Padding(body, (0, 0, 0, 1)))
-        if sub is not None:
-            parts.append(Padding(sub, (0, 0, 1, 1)))
-    return Group(*parts)
-
-
-def _head(v: Variant, names: Headings) -> Text:
-    t = Text(heading(v, names.swept), style="bold")
-    if names.implied:
-        t.append("\n" + heading(v, names.implied), style="dim")
-    return t
 
 
 def _subtitle(comp: Any) -> Text:
