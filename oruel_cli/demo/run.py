@@ -98,81 +98,118 @@ class _Demo:
     def run(
         self, name: str, kind: str, base: GenerationParams, variants: list[GenerationParams]
     ) -> dict[str, Any]:
-        from .compute import CUT_TEMPERATURE, cut_params, distribution, penalties
-
+        """The numbers of one picture; what each kind adds is in its own method."""
         out: dict[str, Any] = {"kind": kind, "values": [getattr(v, name) for v in variants]}
-        if kind == "distribution":
-            req = self.request(base.model_copy(update={"max_tokens": 1}))
-            logits = self.logits(req.tokens)
-            if name != "temperature":
-                variants = [cut_params(v) for v in variants]
-                out["cut_after_temperature"] = variants[0].temperature
-                source = self.sources.get("temperature", "default")
-                out["temperature"] = {"value": base.temperature, "source": source}
-            out["prompt_tokens"] = len(req.tokens)
-            out["pictures"] = [
-                distribution(logits, name, v, self.text, ROWS).to_json() for v in variants
-            ]
-        elif kind == "penalty":
-            greedy = GenerationParams(temperature=0, max_tokens=PREFIX_TOKENS)
-            finish = self.generate(greedy)
-            prefix = [t for t in finish.tokens if not self.model.is_eog(t)]
-            logits = self.logits(finish.request.tokens + prefix)
-            out["prefix"] = {"tokens": prefix, "text": finish.text}
-            pics = []
-            for v in variants:
-                pic = penalties(logits, prefix, v, self.text).to_json()
-                pic["value"] = getattr(v, name)
-                pics.append(pic)
-            out["pictures"] = pics
-        elif kind == "seed":
-            temp = base.temperature or CUT_TEMPERATURE
-            n = base.max_tokens or GENERATION_TOKENS["seed"]
-            out["temperature"] = temp
-            out["generations"] = [
-                {"seed": v.seed, "run": run, "text": self.generate(
-                    v.model_copy(update={"temperature": temp, "max_tokens": n})).text}
-                for v in variants for run in (1, 2)
-            ]  # fmt: skip
-        elif kind == "max_tokens":
-            longest = max(v.max_tokens for v in variants)
-            finish = self.generate(base.model_copy(update={"max_tokens": longest}))
-            pieces = [self.model.piece(t).decode("utf-8", "replace") for t in finish.tokens]
-            out["generation"] = {
-                "text": finish.text,
-                "tokens": finish.tokens,
-                "pieces": pieces,
-                "finish_reason": finish.finish_reason,
-            }
-        elif kind == "stop":
-            n = base.max_tokens or GENERATION_TOKENS["stop"]
-            finish = self.generate(base.model_copy(update={"stop": None, "max_tokens": n}))
-            text = finish.text
-            cuts = []
-            for v in variants:
-                s = v.stops()[0]
-                at = text.find(s)
-                cuts.append({"stop": s, "at": at if at >= 0 else None,
-                             "text": text[:at] if at >= 0 else text,
-                             "finish_reason": "stop" if at >= 0 else finish.finish_reason})  # fmt: skip
-            out["generation"] = {"text": text, "finish_reason": finish.finish_reason}
-            out["cuts"] = cuts
-        else:  # response_format
-            from ..cli.session import warn
-            from ..engine.completion import complete, json_warning
-
-            n = base.max_tokens or GENERATION_TOKENS["response_format"]
-            gens = []
-            for v in variants:
-                p = v.model_copy(update={"max_tokens": n})
-                comp = complete(self.generate(p), self.backend.model_name)
-                gens.append({"response_format": v.response_format, "text": comp.content,
-                             "finish_reason": comp.finish_reason,
-                             "parses": _parses(comp.content), "warnings": comp.warnings})  # fmt: skip
-            out["generations"] = gens
-            for w in {json_warning(self.messages, v, self.system) for v in variants} - {None}:
-                warn(w)
+        getattr(self, f"_{kind}")(out, name, base, variants)
         return out
+
+    def _distribution(
+        self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
+    ) -> None:
+        from .compute import cut_params, distribution
+
+        req = self.request(base.model_copy(update={"max_tokens": 1}))
+        logits = self.logits(req.tokens)
+        if name != "temperature":
+            variants = [cut_params(v) for v in variants]
+            out["cut_after_temperature"] = variants[0].temperature
+            source = self.sources.get("temperature", "default")
+            out["temperature"] = {"value": base.temperature, "source": source}
+        out["prompt_tokens"] = len(req.tokens)
+        out["pictures"] = [
+            distribution(logits, name, v, self.text, ROWS).to_json() for v in variants
+        ]
+
+    def _penalty(
+        self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
+    ) -> None:
+        """A greedy prefix without penalties, then the logits after it under each value."""
+        from .compute import penalties
+
+        finish = self.generate(GenerationParams(temperature=0, max_tokens=PREFIX_TOKENS))
+        prefix = [t for t in finish.tokens if not self.model.is_eog(t)]
+        logits = self.logits(finish.request.tokens + prefix)
+        out["prefix"] = {"tokens": prefix, "text": finish.text}
+        out["pictures"] = []
+        for v in variants:
+            pic = penalties(logits, prefix, v, self.text).to_json()
+            pic["value"] = getattr(v, name)
+            out["pictures"].append(pic)
+
+    def _seed(
+        self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
+    ) -> None:
+        """Each seed twice; at temperature 0 the seed would change nothing, so 1.0 then."""
+        from .compute import CUT_TEMPERATURE
+
+        temp = base.temperature or CUT_TEMPERATURE
+        n = base.max_tokens or GENERATION_TOKENS["seed"]
+        out["temperature"] = temp
+        out["generations"] = []
+        for v in variants:
+            p = v.model_copy(update={"temperature": temp, "max_tokens": n})
+            for run in (1, 2):
+                out["generations"].append(
+                    {"seed": v.seed, "run": run, "text": self.generate(p).text}
+                )
+
+    def _max_tokens(
+        self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
+    ) -> None:
+        """One generation as long as the largest value: each value cuts it after its
+        own count of tokens (max_tokens changes no sampler, only where it ends)."""
+        longest = max(v.max_tokens for v in variants)
+        finish = self.generate(base.model_copy(update={"max_tokens": longest}))
+        pieces = [self.model.piece(t).decode("utf-8", "replace") for t in finish.tokens]
+        out["generation"] = {
+            "text": finish.text,
+            "tokens": finish.tokens,
+            "pieces": pieces,
+            "finish_reason": finish.finish_reason,
+        }
+
+    def _stop(
+        self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
+    ) -> None:
+        """One generation without stop strings: each value's reply ends where its
+        string first appears (across tokens too), the string itself left out."""
+        n = base.max_tokens or GENERATION_TOKENS["stop"]
+        finish = self.generate(base.model_copy(update={"stop": None, "max_tokens": n}))
+        text = finish.text
+        out["generation"] = {"text": text, "finish_reason": finish.finish_reason}
+        out["cuts"] = []
+        for v in variants:
+            s = v.stops()[0]
+            at = text.find(s)
+            found = at >= 0
+            out["cuts"].append({
+                "stop": s,
+                "at": at if found else None,
+                "text": text[:at] if found else text,
+                "finish_reason": "stop" if found else finish.finish_reason,
+            })  # fmt: skip
+
+    def _response_format(
+        self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
+    ) -> None:
+        from ..cli.session import warn
+        from ..engine.completion import complete, json_warning
+
+        n = base.max_tokens or GENERATION_TOKENS["response_format"]
+        out["generations"] = []
+        for v in variants:
+            comp = complete(
+                self.generate(v.model_copy(update={"max_tokens": n})), self.backend.model_name
+            )
+            out["generations"].append({
+                "response_format": v.response_format,
+                "text": comp.content,
+                "finish_reason": comp.finish_reason,
+                "parses": _parses(comp.content),
+                "warnings": comp.warnings,
+            })  # fmt: skip
+        for w in {json_warning(self.messages, v, self.system) for v in variants} - {None}:
+            warn(w)
 
 
 def _parses(text: str | None) -> bool:
