@@ -282,8 +282,8 @@ def test_output_json_gives_the_same_numbers(logits):
         assert pic["kept"] == len(kept)
         for row in pic["rows"]:
             assert set(row) == {"id", "text", "p_before", "p_after", "kept"}
-            assert row["p_before"] == pytest.approx(p[row["id"]], abs=1e-4)
-            assert row["p_after"] == pytest.approx(after.get(row["id"], 0.0), abs=1e-4)
+            assert row["p_before"] == pytest.approx(p[row["id"]], abs=TOL)
+            assert row["p_after"] == pytest.approx(after.get(row["id"], 0.0), abs=TOL)
             assert row["kept"] == (row["id"] in kept)
 
 
