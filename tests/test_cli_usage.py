@@ -97,8 +97,7 @@ def run_cli(monkeypatch, capsys, fake_model):
         targets.append(target)
         raise ModelWouldLoad
 
-    monkeypatch.setattr(loader, "open_engine", tripwire)  # run
-    monkeypatch.setattr(loader, "load_model", tripwire)  # ask
+    monkeypatch.setattr(loader, "load_model", tripwire)  # ask, run
     monkeypatch.setattr(loader, "gpu_offload_supported", lambda: False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
