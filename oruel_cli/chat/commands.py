@@ -66,10 +66,10 @@ def find(name: str) -> Command:
     if len(starting) == 1:
         return BY_NAME[starting[0]]
     close = difflib.get_close_matches(name, [*BY_NAME, *ALIASES], n=1, cutoff=0.5)
-    if close:
-        hint = f" (did you mean /{ALIASES.get(close[0], close[0])}?)"
-    elif starting:
+    if starting:  # an ambiguous prefix
         hint = f" (did you mean one of {', '.join('/' + c for c in starting)}?)"
+    elif close:
+        hint = f" (did you mean /{ALIASES.get(close[0], close[0])}?)"
     else:
         hint = ""
     raise UsageError(f"unknown command /{name}{hint}; /help lists the commands")
@@ -106,7 +106,7 @@ def parse_set(name: str, text: str) -> dict[str, Any]:
         return {name: parse_number(name, text)}
     if name == "stop":  # words, shell-quoted; \n and \t stand for a newline and a tab
         try:
-            words = shlex.split(text)
+            words = _words(text)
         except ValueError as e:
             raise UsageError(f"invalid stop {text!r}: {e} (allowed: {allowed('stop')})") from None
         opts = CommonOptions(stop=[_unescape(w) for w in words])
@@ -138,9 +138,17 @@ def unset_name(name: str) -> str:
     return name
 
 
+def _words(text: str) -> list[str]:
+    """Shell-like words, quotes grouping, backslashes kept (for `_unescape`)."""
+    lex = shlex.shlex(text, posix=True)
+    lex.whitespace_split = True
+    lex.escape = ""
+    return list(lex)
+
+
 def _one_word(name: str, text: str) -> str:
     try:
-        words = shlex.split(text)
+        words = _words(text)
     except ValueError:
         words = []
     if len(words) != 1:
