@@ -18,11 +18,11 @@ from ..params.layering import Layer, make_layer
 from ..params.model import GenerationParams
 from ..resolve import ParamResolver, Resolved
 
-# Labels of the "flag" layers, lowest first. A /set is a flag typed at the
-# prompt, so its values keep the flag source and precedence; the label says
-# where each came from: `temperature = 0.2 (flag /set)`.
+# Labels of the "flag" layers. A /set is a flag typed at the prompt, so its
+# values keep the flag source and precedence; the label says where each came
+# from: `temperature = 0.2 (flag /set)`. A name is in one layer at a time (the
+# latest setting replaces it), so the layers' order does not matter.
 CLI, LOADED, SET = "", "/load", "/set"
-_LABELS = (CLI, LOADED, SET)
 
 # The message keys a chat request carries; others (such as "cut") are the session's own.
 _SENT_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
@@ -104,11 +104,12 @@ class ChatParams:
         self._commit(self.values, self.preset_name, text, source if text is not None else "")
 
     def replace(
-        self, values: dict[str, Any], preset: str | None, system: str | None, source: str
+        self, values: dict[str, Any], preset: str | None, system: str | None, source: str = LOADED
     ) -> None:
-        """/load: the file's preset, system prompt and values replace the session's."""
+        """/load (or a conversation carried on): its preset, system prompt and
+        values replace the session's; `source` labels them."""
         self._commit(
-            {k: (v, LOADED) for k, v in values.items()}, preset, system, source if system else ""
+            {k: (v, source) for k, v in values.items()}, preset, system, source if system else ""
         )
 
     def _commit(
@@ -129,9 +130,7 @@ class ChatParams:
         by_label: dict[str, dict[str, Any]] = {}
         for name, (value, label) in values.items():
             by_label.setdefault(label, {})[name] = value
-        layers: list[Layer] = [
-            make_layer("flag", by_label[label], label) for label in _LABELS if label in by_label
-        ]
+        layers: list[Layer] = [make_layer("flag", v, label) for label, v in by_label.items()]
         if preset:
             self.resolver.preset(preset)  # an unknown preset fails here
         before = self.resolver.preset_name
