@@ -6,7 +6,8 @@ private config and data folders of conftest's isolation, and
 PROMPT_TOOLKIT_NO_CPR=1 (pexpect does not answer prompt_toolkit's
 cursor-position requests). Every chat runs with one thread: on a shared
 machine of two cores, two llama.cpp threads spin against other processes
-and a reply can take seconds instead of milliseconds.
+and a reply can take seconds instead of milliseconds. A wait for something
+to show fails after ORUEL_CHAT_TEST_WAIT seconds (180), with the screen's tail.
 """
 
 from __future__ import annotations
