@@ -415,3 +415,5 @@ def test_the_stats_line_says_what_was_decoded_and_cached() -> None:
     )
     short = stats_line(comp, 1000, width=90)
     assert len(short) <= 90 and "prompt 20 new + 80 cached" in short and short.endswith("stop")
+    tiny = stats_line(comp, 1000, width=79)  # an 80-column terminal
+    assert len(tiny) <= 79 and "20 new + 80 cached" in tiny and "12%" in tiny

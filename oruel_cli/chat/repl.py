@@ -67,24 +67,29 @@ def read_message(read: Callable[[bool], str]) -> str:
 
 def stats_line(comp: Completion, ctx: int, width: int | None = None) -> str:
     """Tokens, decode speed, time to first token, prompt tokens new and
-    cached, context used, finish reason; in shorter words when the long line
-    would not fit `width` (a terminal's)."""
-    new = comp.prompt_tokens - comp.cached_tokens
-    used = comp.prompt_tokens + comp.completion_tokens
+    cached, context used, finish reason; in fewer words when the full line
+    would not fit `width` (a terminal's: a wrapped stats line reads badly)."""
+    new, cached = comp.prompt_tokens - comp.cached_tokens, comp.cached_tokens
+    used = (comp.prompt_tokens + comp.completion_tokens) / ctx
     first = comp.first_token_seconds
-    parts = [  # (long, short)
-        (f"{comp.completion_tokens} tokens",) * 2,
-        (f"{comp.tokens_per_second:.1f} tok/s",) * 2,
-        (f"first token {first:.2f} s", f"first {first:.2f} s")
-        if first is not None
-        else ("no token",) * 2,
-        (f"prompt {new} new + {comp.cached_tokens} cached",) * 2,
-        (f"context {used / ctx:.0%} of {ctx}", f"ctx {used / ctx:.0%} of {ctx}"),
-        (f"finish: {comp.finish_reason}", comp.finish_reason),
+    head = f"{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s"
+    ttft = ("first token {:.2f} s", "first {:.2f} s")
+    forms = [  # widest first
+        (
+            ttft[0],
+            f"prompt {new} new + {cached} cached",
+            f"context {used:.0%} of {ctx}",
+            "finish: ",
+        ),
+        (ttft[1], f"prompt {new} new + {cached} cached", f"ctx {used:.0%} of {ctx}", ""),
+        (ttft[1], f"{new} new + {cached} cached", f"ctx {used:.0%}", ""),
     ]
-    line = " · ".join(p[0] for p in parts)
-    if width is not None and len(line) > width:
-        line = " · ".join(p[1] for p in parts)
+    line = ""
+    for first_fmt, prompt, context, finish in forms:
+        when = first_fmt.format(first) if first is not None else "no token"
+        line = " · ".join([head, when, prompt, context, finish + comp.finish_reason])
+        if width is None or len(line) <= width:
+            break
     return line
 
 
