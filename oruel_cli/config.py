@@ -89,14 +89,29 @@ def load_config(path: Path | None = None) -> Config:
     return cfg
 
 
+def read_user_text(path: Path, what: str, kind: str) -> str:
+    """The text of a file the user gave, read as UTF-8.
+
+    A file that cannot be read, or is not UTF-8 (a binary file, a Latin-1 one),
+    is the user's bad input, not a crash: exit 2, one line that names `what`
+    and the file and says it is not UTF-8 `kind` text (e.g. "YAML").
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{what} {path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(
+            f"{what} {path}: not UTF-8 {kind} text (byte 0x{e.object[e.start]:02x} "
+            f"at offset {e.start})"
+        ) from None
+
+
 def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     """Safe-load a YAML file that must hold a mapping; errors name the file."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{what} {path}: cannot read: {e.strerror}") from None
+    text = read_user_text(path, what, "YAML")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -259,6 +259,22 @@ def test_bad_tools_file(run_cli, tmp_path):
     assert "function.name" in run_cli("ask", "--tools", str(noname), "hi").one_error()
 
 
+@pytest.mark.parametrize(
+    "flag, what, detail",
+    [
+        ("--preset", "preset file", "not UTF-8 YAML text"),
+        ("-p", "preset file", "not UTF-8 YAML text"),
+        ("--json-schema", "--json-schema", "not UTF-8 JSON or YAML text"),
+        ("--tools", "--tools", "not UTF-8 JSON or YAML text"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_a_usage_error(run_cli, tmp_path, flag, what, detail):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8")
+    msg = run_cli("ask", flag, str(path), "hi").one_error()
+    assert msg.startswith(f"{what} {path}: ") and detail in msg
+
+
 # --- runtime flags -----------------------------------------------------------------------
 
 

@@ -166,6 +166,15 @@ def test_bad_value(config_home, text, key):
     assert key in message
 
 
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n\x00\xff\xd8", b"name: caf\xe9\n"])
+def test_a_file_that_is_not_utf8(config_home, data):
+    path = config_home / "binary.yaml"
+    path.write_bytes(data)
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: ")
+    assert "not UTF-8 YAML text" in message
+
+
 def test_malformed_yaml(config_home):
     path = user_preset(config_home, "bad.yaml", "params:\n  temperature: [0.5\n")
     message = usage_error("bad")

@@ -228,10 +228,9 @@ def parse_number(name: str, text: str) -> int | float:
 
 def read_json_or_yaml(path: Path, flag: str) -> Any:
     """A JSON or YAML file given to a flag; errors name the flag and the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{flag} {path}: cannot read: {e.strerror}") from None
+    from ..config import read_user_text
+
+    text = read_user_text(path, flag, "JSON or YAML")
     try:
         return json.loads(text)
     except json.JSONDecodeError:
