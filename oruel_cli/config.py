@@ -107,8 +107,12 @@ def read_user_text(path: Path, what: str, kind: str) -> str:
         ) from None
 
 
-def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
-    """Safe-load a YAML file that must hold a mapping; errors name the file."""
+def load_yaml_mapping(path: Path, what: str, empty: str | None = None) -> dict[str, Any]:
+    """Safe-load a YAML file that must hold a mapping; errors name the file.
+
+    An empty file (nothing but blanks or comments) is an empty mapping, unless
+    `empty` is given: then it is refused with that reason.
+    """
     import yaml
 
     text = read_user_text(path, what, "YAML")
@@ -119,6 +123,8 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         at = f" at line {mark.line + 1}" if mark else ""
         raise UsageError(f"{what} {path}: not valid YAML{at}") from None
     if data is None:
+        if empty is not None:
+            raise UsageError(f"{what} {path}: empty; {empty}")
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"{what} {path}: must be a mapping of keys to values")

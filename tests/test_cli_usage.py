@@ -363,6 +363,17 @@ def test_endpoint_not_available(run_cli):
     assert "--endpoint" in run_cli("ask", "--endpoint", "http://x/v1", "hi").one_error()
 
 
+@pytest.mark.parametrize("text, detail", [("", ": empty"), ("params: {top_k: 5}\n", "'name'")])
+def test_an_empty_or_nameless_preset_file_stops_ask_and_run(run_cli, tmp_path, text, detail):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text, encoding="utf-8")
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"prompt": "hi"}\n', encoding="utf-8")
+    for args in (("ask", "--preset", str(path), "hi"), ("run", "-p", str(path), str(jobs))):
+        msg = run_cli(*args).one_error()
+        assert msg.startswith(f"preset file {path}") and detail in msg
+
+
 def test_unknown_preset_on_ask(run_cli):
     assert "unknown preset 'nosuch'" in run_cli("ask", "-p", "nosuch", "hi").one_error()
 

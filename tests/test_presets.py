@@ -99,8 +99,12 @@ def test_system_prompts():
 
 
 def test_user_preset_shadows_a_builtin_and_adds_one(config_home):
-    mine = user_preset(config_home, "code.yaml", "description: mine\nparams:\n  temperature: 0.5\n")
-    user_preset(config_home, "haiku.yml", "params:\n  temperature: 1.1\n  max_tokens: 40\n")
+    mine = user_preset(
+        config_home, "code.yaml", "name: code\ndescription: mine\nparams:\n  temperature: 0.5\n"
+    )
+    user_preset(
+        config_home, "haiku.yml", "name: haiku\nparams:\n  temperature: 1.1\n  max_tokens: 40\n"
+    )
 
     code = load_preset("code")
     assert code.params == {"temperature": 0.5}
@@ -108,7 +112,7 @@ def test_user_preset_shadows_a_builtin_and_adds_one(config_home):
     assert code.path == str(mine)
 
     haiku = load_preset("haiku")
-    assert haiku.name == "haiku"  # from the file name when the file gives none
+    assert haiku.name == "haiku"
     assert haiku.params == {"temperature": 1.1, "max_tokens": 40}
     assert preset_names() == sorted([*REFERENCE, "haiku"])
 
@@ -132,14 +136,14 @@ def test_unknown_top_level_key(config_home):
 
 
 def test_unknown_parameter_inside_params(config_home):
-    path = user_preset(config_home, "bad.yaml", "params:\n  temprature: 0.5\n")
+    path = user_preset(config_home, "bad.yaml", "name: bad\nparams:\n  temprature: 0.5\n")
     message = usage_error("bad")
     assert "temprature" in message
     assert str(path) in message
 
 
 def test_unknown_parameter_inside_params_is_refused(config_home):
-    user_preset(config_home, "bad.yaml", "params:\n  temprature: 0.5\n")
+    user_preset(config_home, "bad.yaml", "name: bad\nparams:\n  temprature: 0.5\n")
     message = usage_error("bad")
     assert "temprature" in message
     assert "did you mean temperature" in message
@@ -157,10 +161,14 @@ def test_unknown_parameter_inside_params_is_refused(config_home):
         ("params: [temperature]\n", "params"),
         ("system: 42\n", "system"),
         ("recommended:\n  temperature: [0.5, 0.1]\n", "recommended.temperature"),
+        ("", "name"),  # the name line alone below: name: bad, nothing else is fine
     ],
 )
 def test_bad_value(config_home, text, key):
-    path = user_preset(config_home, "bad.yaml", text)
+    path = user_preset(config_home, "bad.yaml", f"name: bad\n{text}")
+    if not text:
+        assert load_preset(str(path)).params == {}
+        return
     message = usage_error(str(path))
     assert str(path) in message
     assert key in message
@@ -176,10 +184,41 @@ def test_a_file_that_is_not_utf8(config_home, data):
 
 
 def test_malformed_yaml(config_home):
-    path = user_preset(config_home, "bad.yaml", "params:\n  temperature: [0.5\n")
+    path = user_preset(config_home, "bad.yaml", "name: bad\nparams:\n  temperature: [0.5\n")
     message = usage_error("bad")
     assert str(path) in message
     assert "YAML" in message and "line" in message
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# nothing but a comment\n", "---\n", "~\n"])
+def test_an_empty_preset_file_is_refused(config_home, text):
+    """An empty file is no preset: refused, naming the file (an empty config is fine)."""
+    path = config_home / "empty.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: empty")
+    assert "name" in message
+    user_preset(config_home, "blank.yaml", text)
+    assert usage_error("blank").startswith(
+        f"preset file {config_home / 'presets' / 'blank.yaml'}: "
+    )
+
+
+@pytest.mark.parametrize("text", ["{}\n", "params:\n  temperature: 0.5\n", "description: x\n"])
+def test_a_preset_file_without_its_name_is_refused(config_home, text):
+    path = config_home / "noname.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: ")
+    assert "'name'" in message
+
+
+@pytest.mark.parametrize("text", ["name: ''\n", "name: 42\n", "name: [a]\n"])
+def test_a_preset_name_must_be_a_non_empty_string(config_home, text):
+    path = config_home / "badname.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: ") and "name" in message
 
 
 @pytest.mark.parametrize("text", ["- temperature\n- 0.5\n", "just words\n", "42\n"])
