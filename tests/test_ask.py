@@ -135,6 +135,16 @@ def test_a_chat_template_the_sandbox_stops_is_the_model_files_fault(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+def test_a_chat_template_that_is_not_utf8_is_the_model_files_fault(tmp_path):
+    bad = with_chat_template(tmp_path / "latin1.gguf", b"{{ 'caf\xe9' }}")
+    res = oruel("ask", "-m", str(bad), *GREEDY, "hi")
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert lines[0].startswith("oruel: error: ") and str(bad) in lines[0]
+    assert "not UTF-8" in lines[0] and "internal error" not in lines[0]
+
+
 def test_unknown_model_name_is_a_usage_error():
     res = oruel("ask", "-m", "no-such-model", "hi")
     assert res.returncode == 2 and "no-such-model" in res.stderr
