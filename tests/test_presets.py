@@ -11,14 +11,19 @@ import pytest
 from oruel_cli.errors import UsageError
 from oruel_cli.presets import all_presets, builtin_dir, load_preset, preset_names
 
-# The reference's table (seeds/000_65224b7fc753b1e8.txt, last table), row by row:
-# name -> (temperature low, high), top_p, max_tokens, the "Other" column.
+# The reference's use-case table (the last table of the Oru'el "Inference
+# Parameters" page), row by row: name -> (temperature low, high), top_p,
+# max_tokens, the "Other" column. In the page's text the cells run together
+# ("Summarization0.3 - 0.50.951024"), read as a range, a top_p in 0..1 and a
+# max_tokens that is a power of two or 10 (classification's label): 0.95 and
+# 1024 there, not 0.9 and 51024; Q&A's "0 - 0.30.9512" is 0.9 and 512, not 0.95
+# and 12 (which would cut every factual answer at 12 tokens).
 REFERENCE: dict[str, tuple[tuple[float, float], float, int, dict[str, Any]]] = {
     "code": ((0, 0.2), 0.95, 2048, {"stop": ["```"]}),
     "creative": ((0.8, 1.2), 1.0, 4096, {"frequency_penalty": 0.5}),
     "extraction": ((0, 0), 1.0, 1024, {"response_format": {"type": "json_object"}}),
     "qa": ((0, 0.3), 0.9, 512, {}),
-    "summarization": ((0.3, 0.5), 0.9, 1024, {}),
+    "summarization": ((0.3, 0.5), 0.95, 1024, {}),
     "translation": ((0, 0.2), 1.0, 2048, {}),
     "brainstorming": ((1.0, 1.5), 1.0, 2048, {"presence_penalty": 0.8}),
     "chatbot": ((0.5, 0.7), 0.9, 1024, {"frequency_penalty": 0.3}),
