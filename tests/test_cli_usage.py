@@ -392,6 +392,33 @@ def test_params_explain_dashed_name(run_cli):
     assert "top_p" in r.out and "a number from 0 to 1" in r.out
 
 
+MAX_TOKENS_DEFAULT = (
+    "model-dependent (unset: until the model ends the reply or the context is full)"
+)
+
+
+def test_params_explain_max_tokens_default_is_the_references_word(run_cli):
+    r = run_cli("params", "explain", "max_tokens")
+    assert r.code == 0, r.err
+    line = next(ln for ln in r.out.splitlines() if "default" in ln)
+    assert " ".join(line.strip("│ ").split()) == f"default {MAX_TOKENS_DEFAULT}"
+    assert "not set" not in line
+
+
+def test_params_list_defaults(run_cli):
+    r = run_cli("params", "list")
+    rows: dict[str, str] = {}
+    name = ""
+    for ln in r.out.splitlines():  # a cell that wraps goes on in the rows below
+        cells = [c.strip() for c in ln.split("│")]
+        if len(cells) == 7:
+            name = cells[1] or name
+            rows[name] = f"{rows.get(name, '')} {cells[4]}".strip()
+    assert rows["max_tokens"] == MAX_TOKENS_DEFAULT
+    assert rows["temperature"] == "0.7" and rows["top_k"] == "not set"
+    assert rows["response_format"] == '{"type": "text"}'
+
+
 def test_params_list_has_all_fifteen(run_cli):
     r = run_cli("params", "list")
     assert r.code == 0, r.err
