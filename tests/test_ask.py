@@ -225,14 +225,15 @@ def test_ctrl_c_or_sigterm_at_any_moment_is_one_line_and_130(moment, sig, tmp_pa
 
 
 def in_a_terminal(args: str, rows: int, env: dict | None = None) -> str:
-    """Run `oruel ask ARGS` on a pseudo-terminal of `rows` x 80 (util-linux script)."""
-    import os
+    """Run `oruel ask ARGS` on a pseudo-terminal of `rows` x 80 (util-linux script),
+    as a colour terminal whatever the caller's TERM or NO_COLOR (`env` adds to it)."""
+    from terminal import terminal_env
 
     cmd = f"{sys.executable} -m oruel_cli ask {args}"
     res = subprocess.run(
         ["script", "-qec", cmd, "/dev/null"],
         capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
-        env={**os.environ, "LINES": str(rows), "COLUMNS": "80", **(env or {})},
+        env=terminal_env(rows, 80, **(env or {})),
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     return res.stdout.decode("utf-8", "replace")
