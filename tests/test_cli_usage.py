@@ -437,6 +437,51 @@ def test_presets_show_builtin(run_cli):
     assert r.code == 0 and "code.yaml" in r.out
 
 
+# What --help shows after each option that takes a value: what a person types.
+METAVARS = {
+    "--model": "MODEL", "--preset": "NAME|FILE", "--temperature": "NUMBER",
+    "--top-p": "NUMBER", "--top-k": "INTEGER", "--min-p": "NUMBER", "--seed": "INTEGER",
+    "--max-tokens": "INTEGER", "--stop": "TEXT", "--frequency-penalty": "NUMBER",
+    "--presence-penalty": "NUMBER", "--repetition-penalty": "NUMBER",
+    "--response-format": "text|json_object", "--json-schema": "FILE", "--tools": "FILE",
+    "--tool-choice": "auto|none|required|NAME", "--tier": "standard|turbo",
+    "--ctx": "INTEGER", "--threads": "INTEGER", "--gpu-layers": "INTEGER",
+    "--repack": "auto|on|off", "--endpoint": "URL", "--api-key": "TEXT",
+}  # fmt: skip
+
+
+def help_metavars(text: str) -> dict[str, str]:
+    """--help's rows as {long option: what it shows after the option names}."""
+    out = {}
+    for line in text.splitlines():
+        words = line.strip("│ ").split()
+        if words and words[0].startswith("--"):
+            rest = [w for w in words[1:] if not w.startswith("-")]
+            out[words[0]] = rest[0] if rest else ""
+    return out
+
+
+OWN_METAVARS = {
+    "ask": {"--system": "TEXT"},
+    "run": {"--output": "FILE", "--parallel": "INTEGER"},
+    "bench": {"--model": "MODEL", "--ctx": "INTEGER", "--threads": "INTEGER",
+              "--gpu-layers": "INTEGER", "--repack": "auto|on|off"},
+    "params explain": {"--demo": "PROMPT"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", list(OWN_METAVARS))
+def test_help_shows_what_a_person_types(run_cli, command):
+    r = run_cli(*command.split(), "--help")
+    assert r.code == 0, r.err
+    shown = help_metavars(r.out)
+    common = METAVARS if command in ("ask", "run") else {}
+    for option, metavar in {**common, **OWN_METAVARS[command]}.items():
+        assert shown.get(option) == metavar, (option, shown.get(option))
+    for option, value in shown.items():  # a flag has no value: Typer shows <bool>, as for --help
+        assert not value.startswith("<") or value == "<bool>", (option, value)
+
+
 def test_version(run_cli):
     r = run_cli("--version")
     assert r.code == 0 and r.out.strip() == f"oruel {__version__}"

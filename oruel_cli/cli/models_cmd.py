@@ -40,7 +40,9 @@ def list_models_cmd() -> None:
 
 @models_app.command("info")
 def info_cmd(
-    model: Annotated[str | None, typer.Argument(help="A path, name or alias.")] = None,
+    model: Annotated[
+        str | None, typer.Argument(metavar="MODEL", help="A path, name or alias.")
+    ] = None,
 ) -> None:
     """A model's GGUF header (read without loading the weights)."""
     from rich.table import Table

@@ -57,10 +57,16 @@ def list_params() -> None:
 
 @params_app.command("explain")
 def explain(
-    name: Annotated[str, typer.Argument(help="A parameter name, e.g. temperature.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="A parameter name, e.g. temperature.")
+    ],
     demo: Annotated[
         str | None,
-        typer.Option("--demo", help="Draw the real next-token distribution for this prompt."),
+        typer.Option(
+            "--demo",
+            metavar="PROMPT",
+            help="Draw the real next-token distribution for this prompt.",
+        ),
     ] = None,
 ) -> None:
     """The reference card of one parameter."""

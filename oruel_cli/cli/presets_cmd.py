@@ -27,7 +27,9 @@ def list_presets() -> None:
 
 
 @presets_app.command("show")
-def show_preset(name: Annotated[str, typer.Argument(help="A preset name or .yaml file.")]) -> None:
+def show_preset(
+    name: Annotated[str, typer.Argument(metavar="NAME|FILE", help="A preset name or .yaml file.")],
+) -> None:
     """One preset in full: its parameters, recommended ranges and system prompt."""
     from rich.syntax import Syntax
 
