@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from ..config import REPACK_CHOICES
+from . import complete
 from .options import INTEGER, MODEL, CommonOptions, choices
 
 BATCH_SIZES = (1, 4, 8, 16)
@@ -13,7 +14,10 @@ BATCH_SIZES = (1, 4, 8, 16)
 
 def bench(
     model: Annotated[
-        str | None, typer.Option("-m", "--model", metavar=MODEL, help="Model to measure.")
+        str | None,
+        typer.Option(
+            "-m", "--model", metavar=MODEL, help="Model to measure.", autocompletion=complete.models
+        ),
     ] = None,
     ctx: Annotated[
         str | None, typer.Option("--ctx", metavar=INTEGER, help="Context per sequence.")
@@ -26,7 +30,12 @@ def bench(
     ] = None,
     repack: Annotated[
         str | None,
-        typer.Option("--repack", metavar=choices(REPACK_CHOICES), help="Weight repacking."),
+        typer.Option(
+            "--repack",
+            metavar=choices(REPACK_CHOICES),
+            autocompletion=complete.choices(*REPACK_CHOICES),
+            help="Weight repacking.",
+        ),
     ] = None,
     tokens: Annotated[
         int,

@@ -19,6 +19,7 @@ import typer
 from ..config import REPACK_CHOICES
 from ..errors import UsageError
 from ..params.validate import allowed, param_type
+from . import complete
 
 P = "Parameters"
 R = "Runtime"
@@ -47,6 +48,7 @@ class CommonOptions:
             "-m",
             "--model",
             metavar=MODEL,
+            autocompletion=complete.models,
             help="A .gguf path, a name in a models folder, an alias, or 'default'.",
             rich_help_panel=R,
         ),
@@ -57,6 +59,7 @@ class CommonOptions:
             "-p",
             "--preset",
             metavar=PRESET,
+            autocompletion=complete.presets,
             help="A preset name or a preset .yaml file.",
             rich_help_panel=P,
         ),
@@ -132,6 +135,7 @@ class CommonOptions:
         typer.Option(
             "--response-format",
             metavar=choices(RESPONSE_FORMATS),
+            autocompletion=complete.choices(*RESPONSE_FORMATS),
             help="The reply's shape (a schema: --json-schema).",
             rich_help_panel=P,
         ),
@@ -159,6 +163,7 @@ class CommonOptions:
         typer.Option(
             "--tool-choice",
             metavar=choices(TOOL_CHOICES, "NAME"),
+            autocompletion=complete.choices(*TOOL_CHOICES),
             help="May, never or must call a tool, or one named function.",
             rich_help_panel=P,
         ),
@@ -168,6 +173,7 @@ class CommonOptions:
         typer.Option(
             "--tier",
             metavar=choices(TIERS),
+            autocompletion=complete.choices(*TIERS),
             help="Routing profile from the config.",
             rich_help_panel=P,
         ),
@@ -201,6 +207,7 @@ class CommonOptions:
         typer.Option(
             "--repack",
             metavar=choices(REPACK_CHOICES),
+            autocompletion=complete.choices(*REPACK_CHOICES),
             help="llama.cpp weight repacking (default auto: off on AMX CPUs).",
             rich_help_panel=R,
         ),

@@ -7,6 +7,7 @@ import typer
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES
 from ..params.validate import default_text, param_type, range_text, unknown_name_message
+from . import complete
 
 params_app = typer.Typer(help="The inference parameters: a table, and a reference card each.")
 
@@ -58,7 +59,12 @@ def list_params() -> None:
 @params_app.command("explain")
 def explain(
     name: Annotated[
-        str, typer.Argument(metavar="NAME", help="A parameter name, e.g. temperature.")
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="A parameter name, e.g. temperature.",
+            autocompletion=complete.params,
+        ),
     ],
     demo: Annotated[
         str | None,
