@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import Interrupted, RuntimeFailure, UsageError
-from .options import CommonOptions, common_options
+from .options import TEXT, CommonOptions, common_options
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -31,9 +31,11 @@ def read_prompt(prompt: str | None) -> str:
 def ask(
     opts: CommonOptions,
     prompt: Annotated[
-        str | None, typer.Argument(help="The prompt; '-' or absent reads stdin.")
+        str | None, typer.Argument(metavar="PROMPT", help="The prompt; '-' or absent reads stdin.")
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", help="The system prompt.")] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", metavar=TEXT, help="The system prompt.")
+    ] = None,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Print the reply only once it is whole.")
     ] = False,

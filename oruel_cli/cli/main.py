@@ -24,7 +24,6 @@ app = typer.Typer(
     name="oruel",
     help="Chat, one-shot and batch runs of local GGUF models, with the Oru'el inference parameters.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(params_app, name="params")
