@@ -32,3 +32,4 @@ lint: install
 bench: install
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/ask_speed.py
+	$(PY) benchmarks/chat_speed.py

@@ -89,14 +89,33 @@ def load_config(path: Path | None = None) -> Config:
     return cfg
 
 
-def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
-    """Safe-load a YAML file that must hold a mapping; errors name the file."""
-    import yaml
+def read_user_text(path: Path, what: str, kind: str) -> str:
+    """The text of a file the user gave, read as UTF-8.
 
+    A file that cannot be read, or is not UTF-8 (a binary file, a Latin-1 one),
+    is the user's bad input, not a crash: exit 2, one line that names `what`
+    and the file and says it is not UTF-8 `kind` text (e.g. "YAML").
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as e:
         raise UsageError(f"{what} {path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(
+            f"{what} {path}: not UTF-8 {kind} text (byte 0x{e.object[e.start]:02x} "
+            f"at offset {e.start})"
+        ) from None
+
+
+def load_yaml_mapping(path: Path, what: str, empty: str | None = None) -> dict[str, Any]:
+    """Safe-load a YAML file that must hold a mapping; errors name the file.
+
+    An empty file (nothing but blanks or comments) is an empty mapping, unless
+    `empty` is given: then it is refused with that reason.
+    """
+    import yaml
+
+    text = read_user_text(path, what, "YAML")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -104,6 +123,8 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         at = f" at line {mark.line + 1}" if mark else ""
         raise UsageError(f"{what} {path}: not valid YAML{at}") from None
     if data is None:
+        if empty is not None:
+            raise UsageError(f"{what} {path}: empty; {empty}")
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"{what} {path}: must be a mapping of keys to values")

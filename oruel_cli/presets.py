@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .config import config_dir, load_yaml_mapping
 from .errors import UsageError
@@ -17,7 +17,7 @@ from .params.validate import validate_params
 class Preset(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: str
+    name: str = Field(min_length=1)
     description: str = ""
     params: dict[str, Any] = {}
     system: str | None = None
@@ -52,10 +52,20 @@ def preset_names() -> list[str]:
     return sorted(_files())
 
 
+# What every preset file holds at the least (the message of an empty or nameless one).
+MINIMUM = "a preset file is a YAML mapping with at least its name (name: ..., then params: ...)"
+
+
 def load_preset_file(path: Path) -> Preset:
-    """Read and validate one preset file; any bad key or value is exit 2 naming both."""
-    data = load_yaml_mapping(path, "preset file")
-    data.setdefault("name", path.stem)
+    """Read and validate one preset file; any bad key or value is exit 2 naming both.
+
+    An empty file, or one without `name`, is refused too: taken as a preset
+    with nothing in it, a mistyped or truncated file would silently change
+    nothing.
+    """
+    data = load_yaml_mapping(path, "preset file", empty=MINIMUM)
+    if "name" not in data:
+        raise UsageError(f"preset file {path}: no 'name' key; {MINIMUM}")
     if "path" in data:
         raise UsageError(f"preset file {path}: unknown key 'path'")
     try:

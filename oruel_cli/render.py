@@ -27,8 +27,10 @@ def err_console() -> Console:
 
 
 def rich_stdout() -> bool:
-    """Whether replies may be rendered (a terminal, and NO_COLOR unset)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    """Whether replies may be rendered: a terminal that can move its cursor
+    (not TERM=dumb, as in Emacs shells), and NO_COLOR unset."""
+    dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and not dumb
 
 
 def markdown(text: str):  # noqa: ANN201 - rich.markdown.Markdown

@@ -66,14 +66,19 @@ class ParamResolver:
         line: dict[str, Any] | None = None,
         line_preset: str | None = None,
         line_system: str | None = None,
+        flag_layers: list[Layer] | None = None,
     ) -> Resolved:
-        """Layer default < config (+ tier) < preset < flag < line."""
+        """Layer default < config (+ tier) < preset < flag < line.
+
+        `flag_layers` stands in for the command line's flag layer: several
+        layers of the "flag" source, later ones winning, each with its own
+        label (chat: the command line's flags, then the values of /set)."""
         preset = (
             self.preset(line_preset)
             if line_preset
             else (self.preset(self.preset_name) if self.preset_name else None)
         )
-        upper = [self.flag_layer]
+        upper = list(flag_layers) if flag_layers is not None else [self.flag_layer]
         if preset is not None:
             upper.append(Layer("preset", preset.params, preset.name))
         if line:

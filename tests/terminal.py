@@ -1,8 +1,26 @@
-"""A terminal emulator for tests (pyte): what a screen shows after some output."""
+"""Terminals for tests: the environment of a real one, and an emulator (pyte)
+for what a screen shows after some output."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# What decides whether rich (and any program) colours and styles its output,
+# besides isatty(): these come from the caller's shell and must not leak into a
+# test that needs a real terminal (a caller with TERM=dumb or NO_COLOR=1).
+COLOR_VARS = ("TERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
+              "COLORTERM", "COLUMNS", "LINES")  # fmt: skip
+
+
+def terminal_env(rows: int = 24, columns: int = 80, **extra: str) -> dict[str, str]:
+    """The caller's environment as a colour terminal of `rows` x `columns` shows it:
+    TERM=xterm-256color, no NO_COLOR or FORCE_COLOR, then `extra` (e.g. NO_COLOR="1")."""
+    env = {k: v for k, v in os.environ.items() if k not in COLOR_VARS}
+    env.update(TERM="xterm-256color", LINES=str(rows), COLUMNS=str(columns))
+    env.update(extra)
+    return env
 
 
 def replay(raw: str, width: int, height: int, tty: bool = False) -> list[str]:

@@ -102,6 +102,49 @@ def test_bad_model_files_exit_1_with_one_line(tmp_path):
         assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
 
 
+def with_chat_template(path, template: bytes):
+    """A copy of the embedded model at `path` whose chat template is `template`,
+    padded with a Jinja comment to the original's length (so no offset moves)."""
+    from oruel_cli.models.gguf import check_gguf
+
+    src = embedded_model_path()
+    old = check_gguf(src).chat_template.encode()
+    pad = len(old) - len(template) - len(b"{##}")
+    assert pad >= 0
+    data = src.read_bytes()
+    assert data.count(old) == 1
+    path.write_bytes(data.replace(old, template + b"{#" + b" " * pad + b"#}"))
+    return path
+
+
+def test_a_chat_template_the_sandbox_stops_is_the_model_files_fault(tmp_path):
+    """A GGUF whose template reaches for Python internals (CVE-2024-34359): the
+    sandbox stops it, and it is a runtime failure naming the file (exit 1), not a
+    usage error: the user typed nothing wrong."""
+    evil = with_chat_template(
+        tmp_path / "evil.gguf",
+        b"{{ cycler.__init__.__globals__.os.popen('touch " + str(tmp_path / "pwned").encode()
+        + b"').read() }}",
+    )  # fmt: skip
+    res = oruel("ask", "-m", str(evil), *GREEDY, "hi")
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert lines[0].startswith("oruel: error: ") and str(evil) in lines[0]
+    assert "sandbox" in lines[0] and res.stdout == ""
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_chat_template_that_is_not_utf8_is_the_model_files_fault(tmp_path):
+    bad = with_chat_template(tmp_path / "latin1.gguf", b"{{ 'caf\xe9' }}")
+    res = oruel("ask", "-m", str(bad), *GREEDY, "hi")
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert lines[0].startswith("oruel: error: ") and str(bad) in lines[0]
+    assert "not UTF-8" in lines[0] and "internal error" not in lines[0]
+
+
 def test_unknown_model_name_is_a_usage_error():
     res = oruel("ask", "-m", "no-such-model", "hi")
     assert res.returncode == 2 and "no-such-model" in res.stderr
@@ -182,14 +225,15 @@ def test_ctrl_c_or_sigterm_at_any_moment_is_one_line_and_130(moment, sig, tmp_pa
 
 
 def in_a_terminal(args: str, rows: int, env: dict | None = None) -> str:
-    """Run `oruel ask ARGS` on a pseudo-terminal of `rows` x 80 (util-linux script)."""
-    import os
+    """Run `oruel ask ARGS` on a pseudo-terminal of `rows` x 80 (util-linux script),
+    as a colour terminal whatever the caller's TERM or NO_COLOR (`env` adds to it)."""
+    from terminal import terminal_env
 
     cmd = f"{sys.executable} -m oruel_cli ask {args}"
     res = subprocess.run(
         ["script", "-qec", cmd, "/dev/null"],
         capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
-        env={**os.environ, "LINES": str(rows), "COLUMNS": "80", **(env or {})},
+        env=terminal_env(rows, 80, **(env or {})),
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     return res.stdout.decode("utf-8", "replace")

@@ -106,6 +106,6 @@ def test_turbo_is_admitted_before_standard(engines):
         driver.submit(
             req, lambda ev: order.append(ev.request.id) if isinstance(ev, Finish) else None
         )
-    while driver.step():
+    while driver.advance():
         pass
     assert order[:2] == ["2", "4"]

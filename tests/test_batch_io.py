@@ -173,6 +173,30 @@ def test_bad_lines_are_errors_with_their_line_numbers(tmp_path: Path) -> None:
     assert 6 not in lines
 
 
+def test_a_line_that_is_not_utf8_is_that_lines_error(tmp_path: Path) -> None:
+    """A Latin-1 line or binary junk among good lines: an invalid_json error for
+    that line (naming the byte), never a crash of the whole job."""
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        b'{"prompt": "one"}\n'
+        b'{"prompt": "caf\xe9"}\n'  # Latin-1
+        b"\x89PNG\x00\xff\xd8\n"  # binary
+        b'{"prompt": "two", "id": "b"}\n'
+    )
+    lines = list(read_batch(path))
+    assert [x.line_no for x in lines] == [1, 2, 3, 4]
+    assert [x.id for x in lines] == ["line-1", "line-2", "line-3", "b"]
+    assert lines[0].error is None and lines[3].error is None
+    for bad in lines[1:3]:
+        assert bad.error is not None and bad.error.code == "invalid_json"
+        assert bad.error.message.startswith("the line is not UTF-8 text (byte 0x")
+    assert "byte 0xe9 at column 16" in lines[1].error.message
+    assert "byte 0x89 at column 1" in lines[2].error.message
+    assert count_lines(path) == 4
+    rec = error_record(lines[1], lines[1].error)
+    assert rec["id"] == "line-2" and rec["error"]["line"] == 2
+
+
 def test_duplicate_id_gets_line_id_and_error(tmp_path: Path) -> None:
     path = write_lines(
         tmp_path / "dup.jsonl",

@@ -97,8 +97,7 @@ def run_cli(monkeypatch, capsys, fake_model):
         targets.append(target)
         raise ModelWouldLoad
 
-    monkeypatch.setattr(loader, "open_engine", tripwire)  # run
-    monkeypatch.setattr(loader, "load_model", tripwire)  # ask
+    monkeypatch.setattr(loader, "load_model", tripwire)  # ask, run
     monkeypatch.setattr(loader, "gpu_offload_supported", lambda: False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
@@ -260,6 +259,22 @@ def test_bad_tools_file(run_cli, tmp_path):
     assert "function.name" in run_cli("ask", "--tools", str(noname), "hi").one_error()
 
 
+@pytest.mark.parametrize(
+    "flag, what, detail",
+    [
+        ("--preset", "preset file", "not UTF-8 YAML text"),
+        ("-p", "preset file", "not UTF-8 YAML text"),
+        ("--json-schema", "--json-schema", "not UTF-8 JSON or YAML text"),
+        ("--tools", "--tools", "not UTF-8 JSON or YAML text"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_a_usage_error(run_cli, tmp_path, flag, what, detail):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8")
+    msg = run_cli("ask", flag, str(path), "hi").one_error()
+    assert msg.startswith(f"{what} {path}: ") and detail in msg
+
+
 # --- runtime flags -----------------------------------------------------------------------
 
 
@@ -348,6 +363,17 @@ def test_endpoint_not_available(run_cli):
     assert "--endpoint" in run_cli("ask", "--endpoint", "http://x/v1", "hi").one_error()
 
 
+@pytest.mark.parametrize("text, detail", [("", ": empty"), ("params: {top_k: 5}\n", "'name'")])
+def test_an_empty_or_nameless_preset_file_stops_ask_and_run(run_cli, tmp_path, text, detail):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text, encoding="utf-8")
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"prompt": "hi"}\n', encoding="utf-8")
+    for args in (("ask", "--preset", str(path), "hi"), ("run", "-p", str(path), str(jobs))):
+        msg = run_cli(*args).one_error()
+        assert msg.startswith(f"preset file {path}") and detail in msg
+
+
 def test_unknown_preset_on_ask(run_cli):
     assert "unknown preset 'nosuch'" in run_cli("ask", "-p", "nosuch", "hi").one_error()
 
@@ -366,6 +392,33 @@ def test_params_explain_dashed_name(run_cli):
     assert "top_p" in r.out and "a number from 0 to 1" in r.out
 
 
+MAX_TOKENS_DEFAULT = (
+    "model-dependent (unset: until the model ends the reply or the context is full)"
+)
+
+
+def test_params_explain_max_tokens_default_is_the_references_word(run_cli):
+    r = run_cli("params", "explain", "max_tokens")
+    assert r.code == 0, r.err
+    line = next(ln for ln in r.out.splitlines() if "default" in ln)
+    assert " ".join(line.strip("│ ").split()) == f"default {MAX_TOKENS_DEFAULT}"
+    assert "not set" not in line
+
+
+def test_params_list_defaults(run_cli):
+    r = run_cli("params", "list")
+    rows: dict[str, str] = {}
+    name = ""
+    for ln in r.out.splitlines():  # a cell that wraps goes on in the rows below
+        cells = [c.strip() for c in ln.split("│")]
+        if len(cells) == 7:
+            name = cells[1] or name
+            rows[name] = f"{rows.get(name, '')} {cells[4]}".strip()
+    assert rows["max_tokens"] == MAX_TOKENS_DEFAULT
+    assert rows["temperature"] == "0.7" and rows["top_k"] == "not set"
+    assert rows["response_format"] == '{"type": "text"}'
+
+
 def test_params_list_has_all_fifteen(run_cli):
     r = run_cli("params", "list")
     assert r.code == 0, r.err
@@ -382,6 +435,51 @@ def test_presets_show_unknown(run_cli):
 def test_presets_show_builtin(run_cli):
     r = run_cli("presets", "show", "code")
     assert r.code == 0 and "code.yaml" in r.out
+
+
+# What --help shows after each option that takes a value: what a person types.
+METAVARS = {
+    "--model": "MODEL", "--preset": "NAME|FILE", "--temperature": "NUMBER",
+    "--top-p": "NUMBER", "--top-k": "INTEGER", "--min-p": "NUMBER", "--seed": "INTEGER",
+    "--max-tokens": "INTEGER", "--stop": "TEXT", "--frequency-penalty": "NUMBER",
+    "--presence-penalty": "NUMBER", "--repetition-penalty": "NUMBER",
+    "--response-format": "text|json_object", "--json-schema": "FILE", "--tools": "FILE",
+    "--tool-choice": "auto|none|required|NAME", "--tier": "standard|turbo",
+    "--ctx": "INTEGER", "--threads": "INTEGER", "--gpu-layers": "INTEGER",
+    "--repack": "auto|on|off", "--endpoint": "URL", "--api-key": "TEXT",
+}  # fmt: skip
+
+
+def help_metavars(text: str) -> dict[str, str]:
+    """--help's rows as {long option: what it shows after the option names}."""
+    out = {}
+    for line in text.splitlines():
+        words = line.strip("│ ").split()
+        if words and words[0].startswith("--"):
+            rest = [w for w in words[1:] if not w.startswith("-")]
+            out[words[0]] = rest[0] if rest else ""
+    return out
+
+
+OWN_METAVARS = {
+    "ask": {"--system": "TEXT"},
+    "run": {"--output": "FILE", "--parallel": "INTEGER"},
+    "bench": {"--model": "MODEL", "--ctx": "INTEGER", "--threads": "INTEGER",
+              "--gpu-layers": "INTEGER", "--repack": "auto|on|off"},
+    "params explain": {"--demo": "PROMPT"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", list(OWN_METAVARS))
+def test_help_shows_what_a_person_types(run_cli, command):
+    r = run_cli(*command.split(), "--help")
+    assert r.code == 0, r.err
+    shown = help_metavars(r.out)
+    common = METAVARS if command in ("ask", "run") else {}
+    for option, metavar in {**common, **OWN_METAVARS[command]}.items():
+        assert shown.get(option) == metavar, (option, shown.get(option))
+    for option, value in shown.items():  # a flag has no value: Typer shows <bool>, as for --help
+        assert not value.startswith("<") or value == "<bool>", (option, value)
 
 
 def test_version(run_cli):

@@ -37,9 +37,16 @@ endpoints:                       # --endpoint defaults, each with an optional ke
 ORUEL = Path(sys.executable).with_name("oruel")
 
 
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
     return path
+
+
+# Not UTF-8: the start of a PNG file, and Latin-1 text (é as the byte 0xe9).
+NOT_UTF8 = [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8", b"model: caf\xe9\n"]
 
 
 def usage_error(path: Path) -> str:
@@ -176,6 +183,12 @@ def test_malformed_yaml_names_the_file(isolated_env, text, detail):
     assert detail in usage_error(write(isolated_env / "config.yaml", text))
 
 
+@pytest.mark.parametrize("data", NOT_UTF8)
+def test_a_config_that_is_not_utf8_names_the_file(isolated_env, data):
+    msg = usage_error(write(isolated_env / "config.yaml", data))
+    assert "not UTF-8 YAML text" in msg
+
+
 def test_yaml_is_read_with_a_safe_loader(isolated_env):
     text = "model: !!python/object/apply:os.system ['echo pwned']\n"
     assert "not valid YAML" in usage_error(write(isolated_env / "config.yaml", text))
@@ -198,6 +211,7 @@ def test_unreadable_config_names_the_file(isolated_env):
         ("params:\n  temperature: 5\n", "invalid temperature 5"),
         ("tiers:\n  fast: {}\n", "'tiers.fast'"),
         ("model: [unclosed\n", "not valid YAML"),
+        (NOT_UTF8[0], "not UTF-8 YAML text"),
     ],
 )
 def test_cli_with_a_bad_config_exits_2_before_any_model(isolated_env, text, detail):

@@ -236,7 +236,7 @@ def test_bad_inputs_fail_when_the_resolver_is_built(presets):
 
 
 def test_bad_user_preset_names_file_and_key(presets):
-    (presets / "broken.yaml").write_text("params:\n  top_k: 1000\n", encoding="utf-8")
+    (presets / "broken.yaml").write_text("name: broken\nparams:\n  top_k: 1000\n", encoding="utf-8")
     with pytest.raises(UsageError) as info:
         ParamResolver(Config(), "broken", {})
     assert "broken.yaml" in str(info.value) and "top_k" in str(info.value)
@@ -244,7 +244,7 @@ def test_bad_user_preset_names_file_and_key(presets):
 
 def test_tool_choice_flag_with_tools_from_the_preset(presets):
     (presets / "tooled.yaml").write_text(
-        "params:\n  tools:\n    - type: function\n      function: {name: lookup}\n",
+        "name: tooled\nparams:\n  tools:\n    - type: function\n      function: {name: lookup}\n",
         encoding="utf-8",
     )
     r = ParamResolver(Config(), "tooled", {"tool_choice": "required"}).resolve()
@@ -309,6 +309,6 @@ def test_tier_chosen_by_a_line_or_a_preset(presets):
     r = res.resolve(line={"tier": "turbo"})
     assert (r.params.max_tokens, r.effective.sources["max_tokens"]) == (512, "config tier turbo")
     assert res.resolve().params.max_tokens is None  # the next line is standard again
-    (presets / "fast.yaml").write_text("params:\n  tier: turbo\n", encoding="utf-8")
+    (presets / "fast.yaml").write_text("name: fast\nparams:\n  tier: turbo\n", encoding="utf-8")
     r = ParamResolver(config(**TIERED), "fast", {}).resolve()
     assert r.params.tier == "turbo" and r.params.max_tokens == 512

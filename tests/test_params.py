@@ -82,6 +82,22 @@ def test_defaults_follow_the_reference():
         assert getattr(p, name) is None, name
 
 
+def test_shown_defaults_use_the_references_words():
+    """What `params list` and `params explain` print as the default."""
+    from oruel_cli.params.validate import default_text
+
+    shown = {name: default_text(name) for name in PARAM_NAMES}
+    assert shown["max_tokens"].startswith("model-dependent (unset: ")
+    assert (
+        "model ends the reply" in shown["max_tokens"] and "context is full" in shown["max_tokens"]
+    )
+    assert shown["response_format"] == '{"type": "text"}'
+    assert (shown["temperature"], shown["top_p"], shown["stream"]) == ("0.7", "1.0", "false")
+    assert shown["tier"] == "'standard'"
+    for name in ("top_k", "min_p", "seed", "stop", "tools", "tool_choice"):
+        assert shown[name] == "not set", name
+
+
 @pytest.mark.parametrize("name", list(NUMERIC))
 def test_allowed_text_names_the_range(name):
     lo, hi, is_int = NUMERIC[name]

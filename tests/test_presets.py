@@ -11,14 +11,19 @@ import pytest
 from oruel_cli.errors import UsageError
 from oruel_cli.presets import all_presets, builtin_dir, load_preset, preset_names
 
-# The reference's table (seeds/000_65224b7fc753b1e8.txt, last table), row by row:
-# name -> (temperature low, high), top_p, max_tokens, the "Other" column.
+# The reference's use-case table (the last table of the Oru'el "Inference
+# Parameters" page), row by row: name -> (temperature low, high), top_p,
+# max_tokens, the "Other" column. In the page's text the cells run together
+# ("Summarization0.3 - 0.50.951024"), read as a range, a top_p in 0..1 and a
+# max_tokens that is a power of two or 10 (classification's label): 0.95 and
+# 1024 there, not 0.9 and 51024; Q&A's "0 - 0.30.9512" is 0.9 and 512, not 0.95
+# and 12 (which would cut every factual answer at 12 tokens).
 REFERENCE: dict[str, tuple[tuple[float, float], float, int, dict[str, Any]]] = {
     "code": ((0, 0.2), 0.95, 2048, {"stop": ["```"]}),
     "creative": ((0.8, 1.2), 1.0, 4096, {"frequency_penalty": 0.5}),
     "extraction": ((0, 0), 1.0, 1024, {"response_format": {"type": "json_object"}}),
     "qa": ((0, 0.3), 0.9, 512, {}),
-    "summarization": ((0.3, 0.5), 0.9, 1024, {}),
+    "summarization": ((0.3, 0.5), 0.95, 1024, {}),
     "translation": ((0, 0.2), 1.0, 2048, {}),
     "brainstorming": ((1.0, 1.5), 1.0, 2048, {"presence_penalty": 0.8}),
     "chatbot": ((0.5, 0.7), 0.9, 1024, {"frequency_penalty": 0.3}),
@@ -99,8 +104,12 @@ def test_system_prompts():
 
 
 def test_user_preset_shadows_a_builtin_and_adds_one(config_home):
-    mine = user_preset(config_home, "code.yaml", "description: mine\nparams:\n  temperature: 0.5\n")
-    user_preset(config_home, "haiku.yml", "params:\n  temperature: 1.1\n  max_tokens: 40\n")
+    mine = user_preset(
+        config_home, "code.yaml", "name: code\ndescription: mine\nparams:\n  temperature: 0.5\n"
+    )
+    user_preset(
+        config_home, "haiku.yml", "name: haiku\nparams:\n  temperature: 1.1\n  max_tokens: 40\n"
+    )
 
     code = load_preset("code")
     assert code.params == {"temperature": 0.5}
@@ -108,7 +117,7 @@ def test_user_preset_shadows_a_builtin_and_adds_one(config_home):
     assert code.path == str(mine)
 
     haiku = load_preset("haiku")
-    assert haiku.name == "haiku"  # from the file name when the file gives none
+    assert haiku.name == "haiku"
     assert haiku.params == {"temperature": 1.1, "max_tokens": 40}
     assert preset_names() == sorted([*REFERENCE, "haiku"])
 
@@ -132,14 +141,14 @@ def test_unknown_top_level_key(config_home):
 
 
 def test_unknown_parameter_inside_params(config_home):
-    path = user_preset(config_home, "bad.yaml", "params:\n  temprature: 0.5\n")
+    path = user_preset(config_home, "bad.yaml", "name: bad\nparams:\n  temprature: 0.5\n")
     message = usage_error("bad")
     assert "temprature" in message
     assert str(path) in message
 
 
 def test_unknown_parameter_inside_params_is_refused(config_home):
-    user_preset(config_home, "bad.yaml", "params:\n  temprature: 0.5\n")
+    user_preset(config_home, "bad.yaml", "name: bad\nparams:\n  temprature: 0.5\n")
     message = usage_error("bad")
     assert "temprature" in message
     assert "did you mean temperature" in message
@@ -157,20 +166,64 @@ def test_unknown_parameter_inside_params_is_refused(config_home):
         ("params: [temperature]\n", "params"),
         ("system: 42\n", "system"),
         ("recommended:\n  temperature: [0.5, 0.1]\n", "recommended.temperature"),
+        ("", "name"),  # the name line alone below: name: bad, nothing else is fine
     ],
 )
 def test_bad_value(config_home, text, key):
-    path = user_preset(config_home, "bad.yaml", text)
+    path = user_preset(config_home, "bad.yaml", f"name: bad\n{text}")
+    if not text:
+        assert load_preset(str(path)).params == {}
+        return
     message = usage_error(str(path))
     assert str(path) in message
     assert key in message
 
 
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n\x00\xff\xd8", b"name: caf\xe9\n"])
+def test_a_file_that_is_not_utf8(config_home, data):
+    path = config_home / "binary.yaml"
+    path.write_bytes(data)
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: ")
+    assert "not UTF-8 YAML text" in message
+
+
 def test_malformed_yaml(config_home):
-    path = user_preset(config_home, "bad.yaml", "params:\n  temperature: [0.5\n")
+    path = user_preset(config_home, "bad.yaml", "name: bad\nparams:\n  temperature: [0.5\n")
     message = usage_error("bad")
     assert str(path) in message
     assert "YAML" in message and "line" in message
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# nothing but a comment\n", "---\n", "~\n"])
+def test_an_empty_preset_file_is_refused(config_home, text):
+    """An empty file is no preset: refused, naming the file (an empty config is fine)."""
+    path = config_home / "empty.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: empty")
+    assert "name" in message
+    user_preset(config_home, "blank.yaml", text)
+    assert usage_error("blank").startswith(
+        f"preset file {config_home / 'presets' / 'blank.yaml'}: "
+    )
+
+
+@pytest.mark.parametrize("text", ["{}\n", "params:\n  temperature: 0.5\n", "description: x\n"])
+def test_a_preset_file_without_its_name_is_refused(config_home, text):
+    path = config_home / "noname.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: ")
+    assert "'name'" in message
+
+
+@pytest.mark.parametrize("text", ["name: ''\n", "name: 42\n", "name: [a]\n"])
+def test_a_preset_name_must_be_a_non_empty_string(config_home, text):
+    path = config_home / "badname.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = usage_error(str(path))
+    assert message.startswith(f"preset file {path}: ") and "name" in message
 
 
 @pytest.mark.parametrize("text", ["- temperature\n- 0.5\n", "just words\n", "42\n"])

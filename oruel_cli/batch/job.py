@@ -106,7 +106,7 @@ class BatchJob:
                     if exhausted and not self._window:
                         break
                     continue
-                self.backend.driver.step()
+                self.backend.driver.advance()
                 finished, self._finished_now = self._finished_now, []
                 for ev in finished:
                     self._finished(ev)

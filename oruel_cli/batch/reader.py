@@ -206,8 +206,13 @@ def parse_line(raw: bytes | str, line_no: int, seen: dict[str, int] | None = Non
     auto = f"line-{line_no}"
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError:
-        return _error_line(line_no, FORM_SIMPLE, "invalid_json", "the line is not UTF-8 text")
+    except UnicodeDecodeError as e:
+        col = len(e.object[: e.start].decode("utf-8", "replace")) + 1
+        msg = (
+            f"the line is not UTF-8 text (byte 0x{e.object[e.start]:02x} at column {col}); "
+            "each line must be one JSON object, in UTF-8"
+        )
+        return _error_line(line_no, FORM_SIMPLE, "invalid_json", msg)
     try:
         obj = loads_strict(text)
     except json.JSONDecodeError as e:

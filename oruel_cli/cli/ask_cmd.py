@@ -8,7 +8,7 @@ import typer
 
 from ..errors import Interrupted, RuntimeFailure, UsageError
 from .compare import sweep_option
-from .options import CommonOptions, common_options
+from .options import TEXT, CommonOptions, common_options
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -33,9 +33,11 @@ def read_prompt(prompt: str | None) -> str:
 def ask(
     opts: CommonOptions,
     prompt: Annotated[
-        str | None, typer.Argument(help="The prompt; '-' or absent reads stdin.")
+        str | None, typer.Argument(metavar="PROMPT", help="The prompt; '-' or absent reads stdin.")
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", help="The system prompt.")] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", metavar=TEXT, help="The system prompt.")
+    ] = None,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Print the reply only once it is whole.")
     ] = False,

@@ -5,24 +5,52 @@ from typing import Annotated
 
 import typer
 
-from .options import CommonOptions
+from ..config import REPACK_CHOICES
+from . import complete
+from .options import INTEGER, MODEL, CommonOptions, choices
 
 BATCH_SIZES = (1, 4, 8, 16)
 
 
 def bench(
-    model: Annotated[str | None, typer.Option("-m", "--model", help="Model to measure.")] = None,
-    ctx: Annotated[str | None, typer.Option("--ctx", help="Context per sequence.")] = None,
-    threads: Annotated[str | None, typer.Option("--threads", help="CPU threads.")] = None,
-    gpu_layers: Annotated[str | None, typer.Option("--gpu-layers", help="GPU layers.")] = None,
-    repack: Annotated[str | None, typer.Option("--repack", help="auto, on or off.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "-m", "--model", metavar=MODEL, help="Model to measure.", autocompletion=complete.models
+        ),
+    ] = None,
+    ctx: Annotated[
+        str | None, typer.Option("--ctx", metavar=INTEGER, help="Context per sequence.")
+    ] = None,
+    threads: Annotated[
+        str | None, typer.Option("--threads", metavar=INTEGER, help="CPU threads.")
+    ] = None,
+    gpu_layers: Annotated[
+        str | None, typer.Option("--gpu-layers", metavar=INTEGER, help="GPU layers.")
+    ] = None,
+    repack: Annotated[
+        str | None,
+        typer.Option(
+            "--repack",
+            metavar=choices(REPACK_CHOICES),
+            autocompletion=complete.choices(*REPACK_CHOICES),
+            help="Weight repacking.",
+        ),
+    ] = None,
     tokens: Annotated[
-        int, typer.Option("--tokens", min=8, max=4096, help="Tokens generated per sequence.")
+        int,
+        typer.Option(
+            "--tokens", metavar=INTEGER, min=8, max=4096, help="Tokens generated per sequence."
+        ),
     ] = 128,  # noqa: E501
     prompt_tokens: Annotated[
         int,
         typer.Option(
-            "--prompt-tokens", min=8, max=4096, help="Prompt length for the prompt-speed row."
+            "--prompt-tokens",
+            metavar=INTEGER,
+            min=8,
+            max=4096,
+            help="Prompt length for the prompt-speed row.",
         ),
     ] = 512,  # noqa: E501
     batched: Annotated[

@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import Interrupted, OruelError
 from .ask_cmd import ask
 from .bench_cmd import bench
+from .chat_cmd import chat
 from .models_cmd import models_app
 from .params_cmd import params_app
 from .presets_cmd import presets_app
@@ -23,12 +24,12 @@ app = typer.Typer(
     name="oruel",
     help="Chat, one-shot and batch runs of local GGUF models, with the Oru'el inference parameters.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(params_app, name="params")
 app.add_typer(presets_app, name="presets")
 app.add_typer(models_app, name="models")
+app.command()(chat)
 app.command(no_args_is_help=False)(ask)
 app.command()(run)
 app.command()(bench)

@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from . import complete
+
 models_app = typer.Typer(help="Local GGUF models: list them, read their headers.")
 
 
@@ -40,7 +42,12 @@ def list_models_cmd() -> None:
 
 @models_app.command("info")
 def info_cmd(
-    model: Annotated[str | None, typer.Argument(help="A path, name or alias.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="MODEL", help="A path, name or alias.", autocompletion=complete.models
+        ),
+    ] = None,
 ) -> None:
     """A model's GGUF header (read without loading the weights)."""
     from rich.table import Table

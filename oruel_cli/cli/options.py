@@ -16,12 +16,28 @@ from typing import Annotated, Any
 
 import typer
 
+from ..config import REPACK_CHOICES
 from ..errors import UsageError
 from ..params.validate import allowed, param_type
+from . import complete
 
 P = "Parameters"
 R = "Runtime"
 E = "Endpoints"
+
+# What --help shows after each option: what a person types. The flags are taken
+# as text (and parsed here), so Typer alone would show every one as <str>.
+NUMBER, INTEGER, TEXT, FILE, URL = "NUMBER", "INTEGER", "TEXT", "FILE", "URL"
+MODEL = "MODEL"  # a path, a name or an alias
+PRESET = "NAME|FILE"
+RESPONSE_FORMATS = ("text", "json_object")
+TOOL_CHOICES = ("auto", "none", "required")
+TIERS = ("standard", "turbo")
+
+
+def choices(values: tuple[str, ...], *more: str) -> str:
+    """A choice list as --help shows it: 'auto|on|off'."""
+    return "|".join((*values, *more))
 
 
 @dataclass
@@ -31,6 +47,8 @@ class CommonOptions:
         typer.Option(
             "-m",
             "--model",
+            metavar=MODEL,
+            autocompletion=complete.models,
             help="A .gguf path, a name in a models folder, an alias, or 'default'.",
             rich_help_panel=R,
         ),
@@ -38,45 +56,73 @@ class CommonOptions:
     preset: Annotated[
         str | None,
         typer.Option(
-            "-p", "--preset", help="A preset name or a preset .yaml file.", rich_help_panel=P
+            "-p",
+            "--preset",
+            metavar=PRESET,
+            autocompletion=complete.presets,
+            help="A preset name or a preset .yaml file.",
+            rich_help_panel=P,
         ),
     ] = None  # noqa: E501
     temperature: Annotated[
         str | None,
-        typer.Option("-t", "--temperature", help="0..2; 0 is greedy.", rich_help_panel=P),
+        typer.Option(
+            "-t", "--temperature", metavar=NUMBER, help="0..2; 0 is greedy.", rich_help_panel=P
+        ),
     ] = None  # noqa: E501
     top_p: Annotated[
-        str | None, typer.Option("--top-p", help="0..1 nucleus cut.", rich_help_panel=P)
+        str | None,
+        typer.Option("--top-p", metavar=NUMBER, help="0..1 nucleus cut.", rich_help_panel=P),
     ] = None  # noqa: E501
     top_k: Annotated[
-        str | None, typer.Option("--top-k", help="0..200; 0 is off.", rich_help_panel=P)
+        str | None,
+        typer.Option("--top-k", metavar=INTEGER, help="0..200; 0 is off.", rich_help_panel=P),
     ] = None  # noqa: E501
     min_p: Annotated[
         str | None,
-        typer.Option("--min-p", help="0..1 of the top token's probability.", rich_help_panel=P),
+        typer.Option(
+            "--min-p",
+            metavar=NUMBER,
+            help="0..1 of the top token's probability.",
+            rich_help_panel=P,
+        ),
     ] = None  # noqa: E501
     seed: Annotated[
-        str | None, typer.Option("--seed", help="Any 64-bit integer.", rich_help_panel=P)
+        str | None,
+        typer.Option("--seed", metavar=INTEGER, help="Any 64-bit integer.", rich_help_panel=P),
     ] = None  # noqa: E501
     max_tokens: Annotated[
         str | None,
-        typer.Option("--max-tokens", help="1..131072 generated tokens.", rich_help_panel=P),
+        typer.Option(
+            "--max-tokens", metavar=INTEGER, help="1..131072 generated tokens.", rich_help_panel=P
+        ),
     ] = None  # noqa: E501
     stop: Annotated[
         list[str] | None,
-        typer.Option("--stop", help="Stop string (repeatable, at most 4).", rich_help_panel=P),
+        typer.Option(
+            "--stop", metavar=TEXT, help="Stop string (repeatable, at most 4).", rich_help_panel=P
+        ),
     ] = None  # noqa: E501
     frequency_penalty: Annotated[
         str | None,
-        typer.Option("--frequency-penalty", help="-2..2, per occurrence.", rich_help_panel=P),
+        typer.Option(
+            "--frequency-penalty", metavar=NUMBER, help="-2..2, per occurrence.", rich_help_panel=P
+        ),
     ] = None  # noqa: E501
     presence_penalty: Annotated[
         str | None,
-        typer.Option("--presence-penalty", help="-2..2, once present.", rich_help_panel=P),
+        typer.Option(
+            "--presence-penalty", metavar=NUMBER, help="-2..2, once present.", rich_help_panel=P
+        ),
     ] = None  # noqa: E501
     repetition_penalty: Annotated[
         str | None,
-        typer.Option("--repetition-penalty", help="0.1..3, multiplicative.", rich_help_panel=P),
+        typer.Option(
+            "--repetition-penalty",
+            metavar=NUMBER,
+            help="0.1..3, multiplicative.",
+            rich_help_panel=P,
+        ),
     ] = None  # noqa: E501
     json_mode: Annotated[
         bool,
@@ -86,45 +132,83 @@ class CommonOptions:
     ] = False  # noqa: E501
     response_format: Annotated[
         str | None,
-        typer.Option("--response-format", help="text or json_object.", rich_help_panel=P),
+        typer.Option(
+            "--response-format",
+            metavar=choices(RESPONSE_FORMATS),
+            autocompletion=complete.choices(*RESPONSE_FORMATS),
+            help="The reply's shape (a schema: --json-schema).",
+            rich_help_panel=P,
+        ),
     ] = None  # noqa: E501
     json_schema: Annotated[
         Path | None,
         typer.Option(
-            "--json-schema", help="A JSON Schema file the reply must follow.", rich_help_panel=P
+            "--json-schema",
+            metavar=FILE,
+            help="A JSON Schema file the reply must follow.",
+            rich_help_panel=P,
         ),
     ] = None  # noqa: E501
     tools: Annotated[
         Path | None,
-        typer.Option("--tools", help="OpenAI tools array, JSON or YAML file.", rich_help_panel=P),
+        typer.Option(
+            "--tools",
+            metavar=FILE,
+            help="OpenAI tools array, JSON or YAML file.",
+            rich_help_panel=P,
+        ),
     ] = None  # noqa: E501
     tool_choice: Annotated[
         str | None,
         typer.Option(
-            "--tool-choice", help="auto, none, required, or a function name.", rich_help_panel=P
+            "--tool-choice",
+            metavar=choices(TOOL_CHOICES, "NAME"),
+            autocompletion=complete.choices(*TOOL_CHOICES),
+            help="May, never or must call a tool, or one named function.",
+            rich_help_panel=P,
         ),
     ] = None  # noqa: E501
     tier: Annotated[
-        str | None, typer.Option("--tier", help="standard or turbo.", rich_help_panel=P)
+        str | None,
+        typer.Option(
+            "--tier",
+            metavar=choices(TIERS),
+            autocompletion=complete.choices(*TIERS),
+            help="Routing profile from the config.",
+            rich_help_panel=P,
+        ),
     ] = None  # noqa: E501
     ctx: Annotated[
-        str | None, typer.Option("--ctx", help="Context window per sequence.", rich_help_panel=R)
+        str | None,
+        typer.Option(
+            "--ctx", metavar=INTEGER, help="Context window per sequence.", rich_help_panel=R
+        ),
     ] = None  # noqa: E501
     threads: Annotated[
         str | None,
-        typer.Option("--threads", help="CPU threads (default: physical cores).", rich_help_panel=R),
+        typer.Option(
+            "--threads",
+            metavar=INTEGER,
+            help="CPU threads (default: physical cores).",
+            rich_help_panel=R,
+        ),
     ] = None  # noqa: E501
     gpu_layers: Annotated[
         str | None,
         typer.Option(
-            "--gpu-layers", help="Layers offloaded to a GPU (-1: all).", rich_help_panel=R
+            "--gpu-layers",
+            metavar=INTEGER,
+            help="Layers offloaded to a GPU (-1: all).",
+            rich_help_panel=R,
         ),
     ] = None  # noqa: E501
     repack: Annotated[
         str | None,
         typer.Option(
             "--repack",
-            help="auto, on or off: llama.cpp weight repacking (off on AMX CPUs).",
+            metavar=choices(REPACK_CHOICES),
+            autocompletion=complete.choices(*REPACK_CHOICES),
+            help="llama.cpp weight repacking (default auto: off on AMX CPUs).",
             rich_help_panel=R,
         ),
     ] = None  # noqa: E501
@@ -141,12 +225,14 @@ class CommonOptions:
         list[str] | None,
         typer.Option(
             "--endpoint",
+            metavar=URL,
             help="Remote OpenAI-compatible server URL (repeatable).",
             rich_help_panel=E,
         ),
     ] = None  # noqa: E501
     api_key: Annotated[
-        str | None, typer.Option("--api-key", help="Key for --endpoint.", rich_help_panel=E)
+        str | None,
+        typer.Option("--api-key", metavar=TEXT, help="Key for --endpoint.", rich_help_panel=E),
     ] = None  # noqa: E501
 
     def flag_params(self) -> dict[str, Any]:
@@ -167,7 +253,7 @@ class CommonOptions:
         if self.json_mode:
             out["response_format"] = {"type": "json_object"}
         elif self.response_format is not None:
-            if self.response_format not in ("text", "json_object"):
+            if self.response_format not in RESPONSE_FORMATS:
                 raise UsageError(
                     f"invalid --response-format {self.response_format!r} "
                     "(allowed: text or json_object; use --json-schema FILE for a schema)"
@@ -184,7 +270,7 @@ class CommonOptions:
         if self.tool_choice is not None:
             tc = self.tool_choice
             out["tool_choice"] = (
-                tc if tc in ("auto", "none", "required")
+                tc if tc in TOOL_CHOICES
                 else {"type": "function", "function": {"name": tc}}
             )  # fmt: skip
         if self.tier is not None:
@@ -208,7 +294,7 @@ class CommonOptions:
                     )
                 out[name] = value
         if self.repack is not None:
-            if self.repack not in ("auto", "on", "off"):
+            if self.repack not in REPACK_CHOICES:
                 raise UsageError(f"invalid --repack {self.repack!r} (allowed: auto, on or off)")
             out["repack"] = self.repack
         return out
@@ -228,10 +314,9 @@ def parse_number(name: str, text: str) -> int | float:
 
 def read_json_or_yaml(path: Path, flag: str) -> Any:
     """A JSON or YAML file given to a flag; errors name the flag and the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{flag} {path}: cannot read: {e.strerror}") from None
+    from ..config import read_user_text
+
+    text = read_user_text(path, flag, "JSON or YAML")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -5,8 +5,9 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UsageError
-from ..params.model import PARAM_NAMES, GenerationParams
-from ..params.validate import param_type, range_text, show_value, unknown_name_message
+from ..params.model import PARAM_NAMES
+from ..params.validate import default_text, param_type, range_text, unknown_name_message
+from . import complete
 from .compare import demo_options
 
 params_app = typer.Typer(help="The inference parameters: a table, and a reference card each.")
@@ -21,11 +22,6 @@ def load_cards() -> dict[str, Any]:
     path = Path(__file__).resolve().parent.parent / "params" / "cards.yaml"
     with path.open(encoding="utf-8") as f:
         return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-
-def default_text(name: str) -> str:
-    default = GenerationParams.model_fields[name].default
-    return "not set" if default is None else show_value(default)
 
 
 def styled(text: str):  # noqa: ANN201 - rich.text.Text
@@ -52,7 +48,8 @@ def list_params() -> None:
     cards = load_cards()
     table = Table(title="Inference parameters")
     for col in ("name", "type", "range", "default", "summary"):
-        table.add_column(col, overflow="fold")
+        # the one long default (max_tokens: what unset means) wraps in its column
+        table.add_column(col, overflow="fold", max_width=30 if col == "default" else None)
     for name in PARAM_NAMES:
         table.add_row(
             name, param_type(name), range_text(name), default_text(name), cards[name]["summary"]
@@ -63,10 +60,21 @@ def list_params() -> None:
 @params_app.command("explain")
 @demo_options
 def explain(
-    name: Annotated[str, typer.Argument(help="A parameter name, e.g. temperature.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="A parameter name, e.g. temperature.",
+            autocompletion=complete.params,
+        ),
+    ],
     demo: Annotated[
         str | None,
-        typer.Option("--demo", help="Draw the real next-token distribution for this prompt."),
+        typer.Option(
+            "--demo",
+            metavar="PROMPT",
+            help="Draw the real next-token distribution for this prompt.",
+        ),
     ] = None,
 ) -> None:
     """The reference card of one parameter."""

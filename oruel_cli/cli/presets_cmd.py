@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from . import complete
+
 presets_app = typer.Typer(help="The use-case presets: built in and your own.")
 
 
@@ -27,7 +29,16 @@ def list_presets() -> None:
 
 
 @presets_app.command("show")
-def show_preset(name: Annotated[str, typer.Argument(help="A preset name or .yaml file.")]) -> None:
+def show_preset(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME|FILE",
+            help="A preset name or .yaml file.",
+            autocompletion=complete.presets,
+        ),
+    ],
+) -> None:
     """One preset in full: its parameters, recommended ranges and system prompt."""
     from rich.syntax import Syntax
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import Interrupted, UsageError
-from .options import CommonOptions, common_options
+from .options import FILE, INTEGER, CommonOptions, common_options
 
 DEFAULT_PARALLEL = 8
 
@@ -18,10 +18,14 @@ DEFAULT_PARALLEL = 8
 def run(
     opts: CommonOptions,
     input: Annotated[
-        Path, typer.Argument(help="The JSONL input: prompt, messages or OpenAI batch lines.")
+        Path,
+        typer.Argument(
+            metavar="INPUT.jsonl", help="The JSONL input: prompt, messages or OpenAI batch lines."
+        ),
     ],  # noqa: E501
     output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Output JSONL ('-' for stdout).")
+        str | None,
+        typer.Option("-o", "--output", metavar=FILE, help="Output JSONL ('-' for stdout)."),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Keep the successes in the output; run the rest.")
@@ -30,7 +34,8 @@ def run(
         bool, typer.Option("--overwrite", help="Replace an existing output file.")
     ] = False,
     parallel: Annotated[
-        str | None, typer.Option("--parallel", help="Sequences decoded together (default 8).")
+        str | None,
+        typer.Option("--parallel", metavar=INTEGER, help="Sequences decoded together (default 8)."),
     ] = None,
 ) -> None:
     """Run every line of a JSONL file; one record per line in the output."""

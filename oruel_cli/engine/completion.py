@@ -87,7 +87,9 @@ class Prompter:
 
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
-        self.template = ChatTemplate(model.chat_template, model.bos_text, model.eos_text)
+        self.template = ChatTemplate(
+            model.chat_template, model.bos_text, model.eos_text, origin=str(model.path)
+        )
 
     def messages_for(
         self, messages: list[dict[str, Any]], params: GenerationParams, system: str | None

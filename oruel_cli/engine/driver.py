@@ -9,7 +9,7 @@ asyncio queue fed with `loop.call_soon_threadsafe`).
 Two ways to run it:
 
 - stepped by its caller (ask, chat, run): iterating a handle steps the driver
-  whenever that handle has no event waiting; a batch job calls `step()` itself;
+  whenever that handle has no event waiting; a batch job calls `advance()`;
 - on a thread of its own (`start()`, for a server): handles just wait for
   their events. llama.cpp's calls through ctypes release the GIL, so other
   threads (an HTTP loop) run while a step decodes.
@@ -117,7 +117,7 @@ class Driver:
         self._notify()
         if self._thread is None:
             while not future.done():
-                self.step()
+                self.advance()
         return future.result()
 
     @property
@@ -135,7 +135,7 @@ class Driver:
 
     # -- stepping -------------------------------------------------------------
 
-    def step(self) -> bool:
+    def advance(self) -> bool:
         """Drain the inbox, decode one batch, deliver its events. True while
         there is work left (requests, calls or commands)."""
         with self._step_lock:
@@ -164,7 +164,7 @@ class Driver:
         for handle in list(self._handles.values()):
             self.engine.cancel(handle.id)
         while self._handles:
-            self.step()
+            self.advance()
         self.engine.close()
 
     def __enter__(self) -> Driver:
@@ -182,7 +182,7 @@ class Driver:
     def _loop(self) -> None:
         while not self._stopping:
             self._wake.clear()  # before stepping, so a submit during the step is not lost
-            if not self.step():
+            if not self.advance():
                 self._wake.wait()
 
     def _drain(self) -> None:
@@ -227,4 +227,4 @@ class Driver:
                     return handle._queue.get(timeout=0.005)
                 except queue.Empty:
                     continue
-            self.step()
+            self.advance()

@@ -55,7 +55,14 @@ class LoadedModel:
         self.n_vocab = lc.llama_vocab_n_tokens(self.vocab)
         self.n_ctx_train = lc.llama_model_n_ctx_train(ptr)
         tmpl = lc.llama_model_chat_template(ptr, None)
-        self.chat_template = tmpl.decode("utf-8") if tmpl else None
+        try:
+            self.chat_template = tmpl.decode("utf-8") if tmpl else None
+        except UnicodeDecodeError as e:  # a broken model file, not an internal error
+            self.close()
+            raise RuntimeFailure(
+                f"{path}: the chat template is not UTF-8 text (byte 0x{e.object[e.start]:02x} "
+                f"at offset {e.start})"
+            ) from None
         self.bos_text = self._special_text(lc.llama_vocab_bos(self.vocab))
         self.eos_text = self._special_text(lc.llama_vocab_eos(self.vocab))
         self.add_bos = bool(lc.llama_vocab_get_add_bos(self.vocab))

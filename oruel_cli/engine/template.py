@@ -79,11 +79,22 @@ def normalize_messages(
 
 
 class ChatTemplate:
-    def __init__(self, source: str | None, bos: str, eos: str) -> None:
+    """The model's template in Jinja's immutable sandbox.
+
+    Failures are sorted by whose fault they are: a template that the sandbox
+    stops (it reaches for `__init__`, `__class__`, or mutates its input), that
+    does not parse, or that fails while rendering is the model file's fault,
+    a RuntimeFailure (exit 1) naming `origin`; a template that refuses the
+    messages through its own `raise_exception()` is about the request, a
+    UsageError (exit 2).
+    """
+
+    def __init__(self, source: str | None, bos: str, eos: str, origin: str = "the model") -> None:
         from jinja2 import TemplateError
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         self.source = source or CHATML
+        self.origin = origin
         self.has_tools = "tools" in self.source
         self.bos, self.eos = bos, eos
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
@@ -91,10 +102,12 @@ class ChatTemplate:
         try:
             self._template = env.from_string(self.source)
         except TemplateError as e:
-            raise RuntimeFailure(f"the model's chat template does not parse: {e}") from None
+            raise RuntimeFailure(
+                f"the chat template of {origin} does not parse: {_one_line(e)}"
+            ) from None
 
     def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
-        from jinja2 import TemplateError
+        from jinja2.sandbox import SecurityError
 
         kwargs: dict[str, Any] = {
             "messages": messages,
@@ -106,11 +119,28 @@ class ChatTemplate:
             kwargs["tools"] = tools
         try:
             return self._template.render(**kwargs)
-        except TemplateError as e:
-            raise UsageError(f"the chat template refused these messages: {e}") from None
+        except TemplateRefusal as e:
+            raise UsageError(
+                f"the chat template of {self.origin} refused these messages: {_one_line(e)}"
+            ) from None
+        except SecurityError as e:
+            raise RuntimeFailure(
+                f"the chat template of {self.origin} was stopped by the sandbox: {_one_line(e)} "
+                "(the model file's template is unsafe; nothing it asked for was run)"
+            ) from None
+        except Exception as e:  # TypeError, UndefinedError, ...: a broken template
+            raise RuntimeFailure(
+                f"the chat template of {self.origin} failed: {type(e).__name__}: {_one_line(e)}"
+            ) from None
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+class TemplateRefusal(Exception):
+    """raise_exception() called by the template: it refuses these messages."""
 
 
 def _raise(message: str) -> None:
-    from jinja2 import TemplateError
-
-    raise TemplateError(message)
+    raise TemplateRefusal(message)

@@ -13,6 +13,9 @@ SEED_MAX = 2**64 - 1
 MAX_STOPS = 4
 MAX_STOP_CHARS = 256
 MAX_TOOLS = 128
+# A field's default as `params list` and `params explain` show it, where the
+# reference words it otherwise than the value (max_tokens is "model-dependent").
+SHOWN_DEFAULT = "shown_default"
 
 
 class GenerationParams(BaseModel):
@@ -36,7 +39,14 @@ class GenerationParams(BaseModel):
         None, ge=SEED_MIN, le=SEED_MAX, description="Seed of the draw: same seed, same output."
     )
     max_tokens: int | None = Field(
-        None, ge=1, le=131072, description="Cap on generated tokens; unset runs to the end."
+        None,
+        ge=1,
+        le=131072,
+        description="Cap on generated tokens; unset runs to the end.",
+        json_schema_extra={
+            SHOWN_DEFAULT: "model-dependent (unset: until the model ends the reply "
+            "or the context is full)"
+        },
     )
     stop: str | list[str] | None = Field(
         None, description="Up to 4 strings that end the reply; not part of the output."
@@ -54,7 +64,9 @@ class GenerationParams(BaseModel):
         description="Divides positive, multiplies negative logits of seen tokens.",
     )
     response_format: dict[str, Any] | None = Field(
-        None, description="text, json_object, or json_schema: constrain the reply's shape."
+        None,
+        description="text, json_object, or json_schema: constrain the reply's shape.",
+        json_schema_extra={SHOWN_DEFAULT: '{"type": "text"}'},  # unset is free text
     )
     stream: bool = Field(False, description="Show tokens as they are generated.")
     tools: list[dict[str, Any]] | None = Field(

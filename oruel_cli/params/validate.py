@@ -17,6 +17,7 @@ from .model import (
     MAX_STOPS,
     MAX_TOOLS,
     PARAM_NAMES,
+    SHOWN_DEFAULT,
     GenerationParams,
 )
 
@@ -72,6 +73,16 @@ def range_text(name: str) -> str:
         )
     lo, hi = _bounds(GenerationParams.model_fields[name])
     return f"{_fmt(lo)}..{_fmt(hi)}"
+
+
+def default_text(name: str) -> str:
+    """A parameter's default in the reference's words: the value, "not set", or
+    the field's own wording (max_tokens: "model-dependent", then what unset does)."""
+    field = GenerationParams.model_fields[name]
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get(SHOWN_DEFAULT), str):
+        return str(extra[SHOWN_DEFAULT])
+    return "not set" if field.default is None else show_value(field.default)
 
 
 def show_value(value: Any) -> str:

@@ -1,0 +1,478 @@
+"""The chat loop: read a message or a command, run a turn on the backend,
+show the reply and its stats line.
+
+Input comes from prompt_toolkit on a terminal (history in the user data
+folder, Ctrl-R search, suggestions, Tab completion, Esc-Enter or Ctrl-J for a
+new line, a bracketed paste as one message) and from plain line reading when
+stdin is not a terminal (a piped script: one message a line). Replies go to
+stdout; everything else to stderr.
+
+Signals: Ctrl-C during a reply cancels it between two decodes (the handler
+only posts to the driver's inbox); the partial reply stays in the history,
+marked cut. At the prompt prompt_toolkit reads Ctrl-C as a key (the line is
+cleared). SIGTERM ends the chat with exit 130, after a reply in progress has
+stopped; so does a Ctrl-C when stdin is piped (there is no prompt to go back to).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..cli.session import Stop, has_tools, show_params
+from ..errors import Interrupted, OruelError, RuntimeFailure
+from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
+from . import commands
+from .state import ChatSession, reply_room
+
+if TYPE_CHECKING:  # the engine loads llama.cpp: imported when a chat runs, not for its tests
+    from ..backends.local import LocalBackend, LocalHandle
+    from ..engine.completion import Completion
+    from ..engine.engine import Request
+
+BLOCK = '"""'
+
+
+def read_message(read: Callable[[bool], str]) -> str:
+    """One message from `read(first_line)`: a line, or a block between two
+    `\"\"\"` lines (text may share a line with either; Ctrl-D or the end of
+    input inside a block ends it). EOFError and KeyboardInterrupt on the
+    first line propagate."""
+    text = read(True)
+    head = text.strip()
+    if not head.startswith(BLOCK):
+        return text
+    body = head[len(BLOCK) :]
+    if body.endswith(BLOCK):  # """one line"""
+        return body[: -len(BLOCK)]
+    lines = [body] if body else []
+    while True:
+        try:
+            line = read(False)
+        except EOFError:
+            break
+        if line.rstrip().endswith(BLOCK):
+            last = line.rstrip()[: -len(BLOCK)]
+            if last:
+                lines.append(last)
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def stats_line(comp: Completion, ctx: int, width: int | None = None) -> str:
+    """Tokens, decode speed, time to first token, prompt tokens new and
+    cached, context used, finish reason; in fewer words when the full line
+    would not fit `width` (a terminal's: a wrapped stats line reads badly)."""
+    new, cached = comp.prompt_tokens - comp.cached_tokens, comp.cached_tokens
+    used = (comp.prompt_tokens + comp.completion_tokens) / ctx
+    first = comp.first_token_seconds
+    head = f"{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s"
+    ttft = ("first token {:.2f} s", "first {:.2f} s")
+    forms = [  # widest first
+        (
+            ttft[0],
+            f"prompt {new} new + {cached} cached",
+            f"context {used:.0%} of {ctx}",
+            "finish: ",
+        ),
+        (ttft[1], f"prompt {new} new + {cached} cached", f"ctx {used:.0%} of {ctx}", ""),
+        (ttft[1], f"{new} new + {cached} cached", f"ctx {used:.0%}", ""),
+    ]
+    line = ""
+    for first_fmt, prompt, context, finish in forms:
+        when = first_fmt.format(first) if first is not None else "no token"
+        line = " · ".join([head, when, prompt, context, finish + comp.finish_reason])
+        if width is None or len(line) <= width:
+            break
+    return line
+
+
+CUT_NOTE = "cut: the partial reply stays in the history (/retry redoes it, /undo drops it)"
+
+
+@contextmanager
+def quiet_terminal() -> Iterator[None]:
+    """While a reply streams, keys typed are not echoed (Ctrl-C's "^C" and
+    type-ahead would land inside the redrawn region and leave stale lines);
+    they wait for the next prompt. Ctrl-C still sends SIGINT."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd) if sys.stdin.isatty() else None
+    except (ImportError, OSError, ValueError):
+        saved = None
+    if saved is None:
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+# -- input ---------------------------------------------------------------------------
+
+
+class LineReader:
+    """stdin that is not a terminal: each line one message."""
+
+    interactive = False
+
+    def read(self, first: bool) -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\r\n")
+
+
+class TerminalReader:
+    """prompt_toolkit: line editing, history, search, suggestions, completion."""
+
+    interactive = True
+
+    def __init__(self, history: Path | None, warn: Callable[[str], None]) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+        from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+        from prompt_toolkit.key_binding import KeyBindings
+        from prompt_toolkit.styles import Style
+
+        keys = KeyBindings()
+
+        @keys.add("escape", "enter")
+        @keys.add("c-j")
+        def _newline(event: Any) -> None:
+            event.current_buffer.insert_text("\n")
+
+        hist: History = InMemoryHistory()
+        if history is not None:
+            try:
+                history.parent.mkdir(parents=True, exist_ok=True)
+                history.touch(exist_ok=True)
+                hist = FileHistory(str(history))
+            except OSError as e:
+                warn(f"the chat history cannot be kept in {history}: {e.strerror}")
+        output = None
+        if not sys.stdout.isatty():  # replies piped: the prompt goes to the terminal on stderr
+            from prompt_toolkit.output import create_output
+
+            output = create_output(stdout=sys.stderr)
+        self.session: Any = PromptSession(
+            history=hist,
+            auto_suggest=AutoSuggestFromHistory(),
+            completer=_completer(),
+            complete_while_typing=False,
+            key_bindings=keys,
+            multiline=False,
+            prompt_continuation=lambda width, line, wrap: [("class:cont", "… ".rjust(width))],
+            style=Style.from_dict({"prompt": "bold ansicyan", "cont": "ansibrightblack"}),
+            output=output,
+        )
+
+    def read(self, first: bool) -> str:
+        message = [("class:prompt", "› ")] if first else [("class:cont", "… ")]
+        return self.session.prompt(message)
+
+
+def _completer() -> Any:
+    """Tab completion (a class made here: prompt_toolkit loads only on a terminal)."""
+    from prompt_toolkit.completion import Completer, Completion, PathCompleter
+    from prompt_toolkit.document import Document
+
+    paths = PathCompleter(expanduser=True)
+
+    class ChatCompleter(Completer):
+        def get_completions(self, document: Document, complete_event: Any) -> Iterator[Completion]:
+            found = commands.completions(document.text_before_cursor)
+            if found is None:
+                return
+            words, typed = found
+            if words == ["<file>"]:
+                yield from paths.get_completions(Document(typed, len(typed)), complete_event)
+                return
+            for word in words:
+                yield Completion(word, start_position=-len(typed))
+
+    return ChatCompleter()
+
+
+# -- the loop ----------------------------------------------------------------------------
+
+
+class Chat:
+    """One interactive (or piped) chat over a loaded local backend."""
+
+    def __init__(
+        self,
+        session: ChatSession,
+        backend: LocalBackend,
+        target: Any,  # loader.Target: shown by /params
+        reader: LineReader | TerminalReader,
+    ) -> None:
+        self.session = session
+        self.backend = backend
+        self.target = target
+        self.reader = reader
+        self.interactive = reader.interactive
+        self.terminated = False  # SIGTERM came: leave with 130 once the reply has stopped
+        self.err = err_console()
+
+    @property
+    def model_name(self) -> str:
+        return self.backend.model_name
+
+    # -- output (stderr: everything but replies) -----------------------------------
+
+    def say(self, text: str) -> None:
+        self.err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def dim(self, text: str) -> None:
+        self.err.print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        self.err.print(f"[yellow]warning:[/] {_escape(text)}", highlight=False, soft_wrap=True)
+
+    def notice(self, text: str) -> None:
+        self.err.print(text, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+    def error(self, text: str) -> None:
+        self.err.print(f"[red]error:[/] {_escape(text)}", highlight=False, soft_wrap=True)
+
+    def show_params(self) -> None:
+        show_params(self.session.params.resolved.effective, self.target)
+        self.say(self.session.params.system_line())
+
+    def banner(self) -> None:
+        preset = self.session.params.preset_name
+        head = f"oruel chat · {self.model_name} · context {self.backend.ctx_slot} tokens"
+        self.err.print(
+            f"[bold]{_escape(head)}[/]" + (f" · preset {_escape(preset)}" if preset else ""),
+            highlight=False,
+        )
+        if self.session.messages:
+            self.dim(f"carrying on: {self.session.summary()}")
+        self.dim("/help: commands · Esc-Enter: new line · Ctrl-C: stop a reply · Ctrl-D: quit")
+        self.say("")
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until /exit, Ctrl-D or the end of input; SIGTERM raises Interrupted (130)."""
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            if self.interactive:
+                self.banner()
+            self._loop()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _on_sigterm(self, signum: int, frame: object) -> None:
+        self.terminated = True
+        raise KeyboardInterrupt  # out of the prompt; the loop sees `terminated`
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                text = read_message(self.reader.read)
+            except KeyboardInterrupt:
+                if self.terminated or not self.interactive:
+                    raise Interrupted() from None
+                continue  # Ctrl-C at the prompt: the line is gone, a fresh prompt
+            except EOFError:
+                return
+            if not text.strip():
+                continue
+            try:
+                self.handle(text)
+            except commands.EndChat:
+                return
+            except Interrupted:
+                raise
+            except OruelError as e:
+                self.error(str(e))
+            except KeyboardInterrupt:  # between two replies, outside the prompt
+                if self.terminated or not self.interactive:
+                    raise Interrupted() from None
+                self.dim("interrupted")
+            if self.terminated:
+                raise Interrupted()
+
+    def handle(self, text: str) -> None:
+        """A command, or a message to send."""
+        parsed = commands.parse(text)
+        if parsed is None:
+            self.turn(commands.as_message(text))
+            return
+        name, arg = parsed
+        commands.find(name).run(self, arg)
+
+    def retry(self) -> None:
+        self.turn(None)
+
+    # -- a turn --------------------------------------------------------------------------
+
+    def turn(self, text: str | None) -> None:
+        """Send a message (None: the last one again, for /retry) and show the
+        reply. Whatever stops it before a reply exists (a message that does
+        not fit, a failed generation, an interrupt) leaves the conversation
+        as it was."""
+        s = self.session
+        old = s.take_reply() if text is None else None
+        if text is not None:
+            s.add_user(text)
+        done = False
+        with self._reply_signals() as stop, quiet_terminal():
+            try:
+                req = self._prepare()
+                if stop.requested:  # Ctrl-C before anything was generated
+                    self.dim("interrupted: nothing sent")
+                    return
+                from ..backends.local import LocalHandle
+
+                handle = LocalHandle(self.backend.submit(req), self.model_name)
+                stop.attach(handle.cancel)
+                comp = self._show(handle)
+                if comp.error is not None:
+                    self.error(f"the generation failed: {comp.error}")
+                    return
+                cut = comp.finish_reason == "cancelled"
+                s.add_reply(comp.content, comp.tool_calls, cut)
+                done = True
+                width = self.err.width if self.err.is_terminal else None
+                self.dim(stats_line(comp, self.backend.ctx_slot, width))
+                if cut:
+                    self.dim(CUT_NOTE)
+                if self.interactive:
+                    self.say("")
+            finally:
+                if not done:
+                    if old is None:
+                        s.pop_user()
+                    else:
+                        s.put_back(old)
+        if stop.requested and (self.terminated or not self.interactive):
+            raise Interrupted()
+
+    @contextmanager
+    def _reply_signals(self) -> Iterator[Stop]:
+        """During a turn, Ctrl-C and SIGTERM cancel the request instead of raising."""
+        stop = Stop()
+
+        def handler(signum: int, frame: object) -> None:
+            if signum == signal.SIGTERM:
+                self.terminated = True
+            stop.fire()
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield stop
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def _prepare(self) -> Request:
+        """The request for the conversation's window, after dropping the oldest
+        exchanges if it outgrows the context less the room kept for the reply;
+        a message that alone does not fit raises RuntimeFailure."""
+        p = self.session.params
+        params, system = p.params, p.resolved.system
+        ctx = self.backend.ctx_slot
+        room = reply_room(ctx, params.max_tokens)
+        made: dict[int, Request] = {}
+        failure: list[RuntimeFailure] = []
+
+        def count(messages: list[dict[str, Any]]) -> int | None:
+            try:
+                req = self.backend.prepare(messages, params, system)
+            except RuntimeFailure as e:
+                failure[:] = [e]
+                return None
+            made[len(messages)] = req
+            return len(req.tokens)
+
+        dropped = self.session.trim(count, ctx - room)
+        window = self.session.window()
+        req = made.get(len(window))
+        if req is None:
+            raise RuntimeFailure(
+                f"message not sent: {failure[0]}" if failure else "message not sent"
+            )
+        if dropped:
+            plural = "s" if dropped != 1 else ""
+            self.notice(
+                f"dropped the {dropped} oldest exchange{plural} to fit the context "
+                f"({ctx} tokens, {room} kept for the reply)"
+            )
+        if len(req.tokens) > ctx - room:
+            self.notice(f"this message leaves {ctx - len(req.tokens)} tokens for the reply")
+        return req
+
+    def _show(self, handle: LocalHandle) -> Completion:
+        """Stream the reply (Markdown in a terminal), or show it whole when tool
+        calls are possible (their raw text is not for reading) or when piped
+        without `stream`."""
+        from ..engine.completion import json_warning
+
+        params = self.session.params.params
+        if w := json_warning(self.session.window(), params, self.session.params.resolved.system):
+            self.warn(w)
+        tools = has_tools(params)
+        stream = not tools and (sys.stdout.isatty() or params.stream)
+        live = MarkdownStream() if stream else None
+        status = self.err.status("generating…") if not stream and self.err.is_terminal else None
+        if status is not None:
+            status.start()
+        try:
+            for text in handle:
+                if live is not None:
+                    live.add(text)
+        finally:
+            if live is not None:
+                live.close()
+            if status is not None:
+                status.stop()
+        comp = handle.result()
+        if not stream:
+            self._print_whole(comp)
+        for w in comp.warnings:
+            self.warn(w)
+        return comp
+
+    def _print_whole(self, comp: Completion) -> None:
+        if comp.content:
+            if rich_stdout():
+                out_console().print(markdown(comp.content))
+            else:
+                print(comp.content, flush=True)
+        for call in comp.tool_calls:
+            fn = call["function"]
+            args = json.loads(fn["arguments"])
+            if rich_stdout():
+                from rich.panel import Panel
+                from rich.syntax import Syntax
+
+                body = Syntax(json.dumps(args, ensure_ascii=False, indent=2), "json")
+                title = f"tool call: {fn['name']}"
+                out_console().print(
+                    Panel(
+                        body, title=title, subtitle="not executed", title_align="left", expand=False
+                    )
+                )
+            else:
+                print(json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False))
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
