@@ -153,7 +153,7 @@ class _Batch:
         start = time.perf_counter()
         driver = self.backend.driver
         while any(f is None for f in self.finishes):
-            driver.step()
+            driver.advance()
             if on_step:
                 on_step(self.texts, self.finishes)
         self.seconds = time.perf_counter() - start
