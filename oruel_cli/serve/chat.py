@@ -139,7 +139,11 @@ class Run:
         self.state.handles.add(self.handle)
 
     def _sink(self, ev: Delta | Finish) -> None:
-        """Called on the driver's thread."""
+        """Called on the driver's thread. A whole reply needs only the Finish (it
+        holds the text): waking the event loop for each token would take the
+        GIL from the driver between its steps, for nothing."""
+        if not self.call.stream and isinstance(ev, Delta):
+            return
         try:
             self.loop.call_soon_threadsafe(self._event, ev)
         except RuntimeError:  # the loop is closed: the server is gone
