@@ -183,6 +183,9 @@ def test_a_preset_by_name_and_a_model_left_out(server):
 
 def test_models_and_an_unknown_model(server, client):
     assert [m.id for m in client.models.list().data] == ["default"]
+    assert client.models.retrieve(ALIAS).id == ALIAS  # a name that resolves to it
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4o")
     with pytest.raises(openai.NotFoundError) as info:
         client.chat.completions.create(model="gpt-4o", messages=USER)
     assert info.value.param == "model" and "gpt-4o" in info.value.message

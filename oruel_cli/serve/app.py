@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .chat import chat_completions, check_open
 from .errors import ApiError, json_response
 from .metrics import CONTENT_TYPE
+from .models import ServedModel
 from .state import RequestLog, ServeState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -47,6 +48,7 @@ def build_app(state: ServeState, cors_origins: list[str], lifespan: Any = None) 
         routes=[
             Route("/v1/chat/completions", _api(chat_completions), methods=["POST"]),
             Route("/v1/models", _api(models), methods=["GET"]),
+            Route("/v1/models/{model:path}", _api(model), methods=["GET"]),
             Route("/health", _api(health), methods=["GET"]),
             Route("/metrics", _api(metrics), methods=["GET"]),
         ],
@@ -94,11 +96,21 @@ async def models(request: Request) -> Response:
     state: ServeState = request.app.state.oruel
     if state.draining:
         check_open(state)
-    data = [
-        {"id": m.id, "object": "model", "created": _mtime(m.path), "owned_by": "oruel"}
-        for m in state.registry.models
-    ]
+    data = [_model_entry(m) for m in state.registry.models]
     return json_response({"object": "list", "data": data})
+
+
+async def model(request: Request) -> Response:
+    """GET /v1/models/NAME: the loaded model NAME resolves to (as a request's `model`)."""
+    state: ServeState = request.app.state.oruel
+    if state.draining:
+        check_open(state)
+    found = state.registry.find(request.path_params["model"])
+    return json_response(_model_entry(found, request.path_params["model"]))
+
+
+def _model_entry(m: ServedModel, name: str | None = None) -> dict[str, Any]:
+    return {"id": name or m.id, "object": "model", "created": _mtime(m.path), "owned_by": "oruel"}
 
 
 async def health(request: Request) -> Response:

@@ -14,7 +14,7 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -49,7 +49,7 @@ async def chat_completions(request: Request) -> Response:
     run = Run(state, call, log, asyncio.get_running_loop())
     run.submit(req)
     if call.stream:
-        return EventStream(run.chunks(), on_gone=run.gone)
+        return EventStream(run)
     return await run.whole(request.receive)
 
 
@@ -266,11 +266,9 @@ class EventStream:
     """A text/event-stream answer that notices a client going away at any
     moment (also while its request is queued and nothing is being sent)."""
 
-    def __init__(
-        self, chunks: AsyncIterator[bytes], on_gone: Callable[[], Awaitable[None]]
-    ) -> None:
-        self.chunks = chunks
-        self.on_gone = on_gone
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.chunks = run.chunks()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [
@@ -282,13 +280,17 @@ class EventStream:
         pump = asyncio.ensure_future(self._pump(send))
         gone = asyncio.ensure_future(wait_disconnect(receive))
         await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if pump.done() and pump.exception() is None:
-            gone.cancel()
-            return
-        pump.cancel()
         gone.cancel()
-        await asyncio.gather(pump, gone, return_exceptions=True)
-        await self.on_gone()
+        if pump.done():
+            exc = pump.exception()
+            if exc is None:
+                return
+            if not isinstance(exc, OSError):  # a fault of ours: one log line, the stream cut
+                self.run.log.notes.append(f"internal error: {type(exc).__name__}: {exc}")
+                return
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        await self.run.gone()
 
     async def _pump(self, send: Send) -> None:
         try:
