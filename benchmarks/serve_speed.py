@@ -16,6 +16,7 @@ there too. Each figure is aggregate completion tokens/s, the median of
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 from pathlib import Path
@@ -50,6 +51,7 @@ def main() -> None:
     ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
     common.add_gate_option(ap)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # close both servers on the way out
     common.GATE.max_busy = args.max_busy
     repack = common.repack_setting(args.repack)
     print(common.describe_host())

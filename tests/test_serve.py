@@ -71,11 +71,9 @@ def test_every_call_of_the_reference_page_runs_unchanged(server, client):
     if fmt.finish_reason == "stop":
         json.loads(fmt.message.content)  # grammar-constrained: it parses
     assert replies["tier"].usage.completion_tokens <= TURBO_MAX_TOKENS  # the turbo profile's
-    a = reference_calls.temperature_deterministic(client)
-    assert (
-        a.choices[0].message.content
-        == replies["temperature_deterministic"].choices[0].message.content
-    )
+    # "Deterministic — always the same answer" (each alone: no batch around it)
+    a, b = (reference_calls.temperature_deterministic(client) for _ in range(2))
+    assert a.choices[0].message.content == b.choices[0].message.content
 
 
 def test_a_greedy_reply_equals_oruel_ask(server, client, env):
@@ -246,21 +244,27 @@ def test_clients_that_drop_long_streams_leave_the_server_free(server, client):
         "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {
             "type": "array", "items": {"type": "integer"}, "minItems": 200}}},
     }  # fmt: skip
-    running = [Stream(server, long) for _ in range(4)]
+    stays = dict(long, max_tokens=30, stream_options={"include_usage": True})
+    running = [Stream(server, long) for _ in range(3)] + [Stream(server, stays)]
     for s in running:
         s.first_text()  # decoding in a slot
     queued = [Stream(server, long) for _ in range(2)]  # all 4 slots taken: these wait
     assert all(s.status == 200 for s in running + queued)
     ids = [next(s.events())["id"] for s in queued]  # the role chunk comes at once
+    stayer = running.pop()
     for s in running + queued:
         s.close()
     r = client.chat.completions.create(model=ALIAS, messages=USER, max_tokens=4)
     assert r.choices[0].finish_reason == "length"  # answered: the slots were freed
+    *_, end, usage, done = stayer.events()  # the others' cancels did not touch it
+    stayer.close()
+    assert end["choices"][0]["finish_reason"] == "length" and done == "[DONE]"
+    assert usage["usage"]["completion_tokens"] == 30
     for rid in ids:  # the queued ones ended without a token, cancelled
         line = server.wait_log(rf"{rid} .*status=499")
         assert "finish=cancelled" in line and "completion=0" in line, line
     gone = [ln for ln in server.lines if "status=499" in ln and "finish=cancelled" in ln]
-    assert len(gone) >= 6, server.log()
+    assert len(gone) >= 5, server.log()
     deadline = time.monotonic() + 60
     while (
         server.metrics().get('oruel_requests_running{model="default"}')
@@ -286,7 +290,7 @@ def test_metrics_count_what_happened(server, client):
     assert grew('oruel_prompt_tokens_total{model="default"}') > 0
     assert grew('oruel_time_to_first_token_seconds_count{model="default"}') == 1
     assert after['oruel_requests_completed_total{status="404"}'] >= 1
-    assert after['oruel_requests_completed_total{status="499"}'] >= 6
+    assert after['oruel_requests_completed_total{status="499"}'] >= 5
     assert after['oruel_requests_queued{model="default"}'] == 0
     line = server.wait_log(
         r"status=200 model=llama-4-maverick finish=length prompt=\d+ completion=2 "

@@ -30,7 +30,7 @@ from .state import RequestLog, ServeState
 from .streaming import ChunkWriter, event
 
 DRAIN_LIMIT = 8 * MAX_BODY  # bytes of a too-large body read (and dropped) so the 413 is seen
-GONE_WAIT = 2.0  # seconds a gone client's request may take to end, for its log line
+GONE_WAIT = 5.0  # seconds a gone client's request may take to end, for its log line
 _PROMPT_TOO_LONG = re.compile(r"the prompt is \d+ tokens")
 
 
