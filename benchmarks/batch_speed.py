@@ -107,16 +107,18 @@ def free_port() -> int:
 
 
 class Server:
-    """llama-server -np 8 on loopback, started once (warm) for every timed run."""
+    """llama-server -np 8 on loopback, started once (warm) for every timed run.
+
+    benchmarks/serve_speed.py runs `oruel serve` through the same class: a
+    subclass gives its own `command` and `body`.
+    """
+
+    name = "llama-server"
 
     def __init__(self, threads: int, repack: common.Repack, slots: int = 8) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [
-            common.tool("llama-server"), "-m", str(common.model_path()), "-np", str(slots),
-            "-c", str(4096 * slots), "-t", str(threads), "--port", str(self.port),
-            "--host", "127.0.0.1", *repack.tool_args("llama-server"),
-        ]  # fmt: skip
+        cmd = self.command(threads, repack, slots)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -127,9 +129,16 @@ class Server:
             except OSError:
                 time.sleep(0.3)
         self.close()
-        sys.exit("error: llama-server did not become healthy in 120 s")
+        sys.exit(f"error: {self.name} did not become healthy in 120 s")
 
-    def ask(self, i: int, prompt: str, explicit_off: bool) -> int:
+    def command(self, threads: int, repack: common.Repack, slots: int) -> list[str]:
+        return [
+            common.tool("llama-server"), "-m", str(common.model_path()), "-np", str(slots),
+            "-c", str(4096 * slots), "-t", str(threads), "--port", str(self.port),
+            "--host", "127.0.0.1", *repack.tool_args("llama-server"),
+        ]  # fmt: skip
+
+    def body(self, i: int, prompt: str, explicit_off: bool) -> dict:
         body = {
             "messages": [{"role": "user", "content": prompt}],
             "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE, "seed": i,
@@ -137,8 +146,11 @@ class Server:
         }  # fmt: skip
         if explicit_off:
             body.update(top_k=0, top_p=1.0, min_p=0.0)
+        return body
+
+    def ask(self, i: int, prompt: str, explicit_off: bool) -> int:
         req = urllib.request.Request(
-            f"{self.url}/v1/chat/completions", json.dumps(body).encode(),
+            f"{self.url}/v1/chat/completions", json.dumps(self.body(i, prompt, explicit_off)).encode(),
             {"Content-Type": "application/json"},
         )  # fmt: skip
         with urllib.request.urlopen(req, timeout=600) as r:

@@ -14,7 +14,9 @@ and still yields, so the job writes an error record for it and goes on.
 Parameter values are passed on raw (``BatchLine.params``); their types and
 ranges are checked later by the runner (``params.validate``), which is also
 where ``invalid_parameter`` errors come from. This module checks the shape of
-a line: JSON, form, field names, ids.
+a line: JSON, form, field names, ids. Form 3's body goes through
+``parse_body``, which `oruel serve` uses for its request bodies as well, so the
+two accept, ignore and refuse exactly the same fields.
 
 Interpretations, where the line formats leave a choice:
 
@@ -62,6 +64,24 @@ IGNORED_OPENAI_FIELDS = (
     "parallel_tool_calls",
     "stream_options",
 )
+# Other servers' names for a parameter: the value stands for the parameter;
+# both given must agree.
+PARAM_ALIASES = {
+    "max_completion_tokens": "max_tokens",  # OpenAI's newer name
+    "repeat_penalty": "repetition_penalty",  # llama-server's name
+}
+# Fields that would change the reply in ways oruel cannot honour: refused, unless
+# the value asks for nothing (the values listed), then accepted and dropped.
+REFUSED_OPENAI_FIELDS: dict[str, tuple[tuple[Any, ...], str]] = {
+    "logprobs": ((None, False), "oruel does not return log-probabilities"),
+    "top_logprobs": ((None, 0), "oruel does not return log-probabilities"),
+    "logit_bias": ((None, {}), "oruel does not bias token logits"),
+    "functions": ((None,), "the legacy functions field is not supported; use tools"),
+    "function_call": ((None,), "the legacy function_call field is not supported; use tool_choice"),
+    "modalities": ((None, ["text"]), "a local text model answers in text only"),
+    "audio": ((None,), "a local text model answers in text only"),
+    "prediction": ((None,), "predicted outputs are not supported"),
+}
 LINE_FIELDS = ("id", "system", "preset")
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -73,7 +93,7 @@ BODY_ALLOWED: tuple[str, ...] = (
     "system",
     "preset",
     *PARAM_NAMES,
-    "max_completion_tokens",
+    *PARAM_ALIASES,
     "n",
     *IGNORED_OPENAI_FIELDS,
 )
@@ -113,12 +133,14 @@ class BatchLine:
     error: LineError | None = None
 
 
-class _Bad(Exception):
-    """Raised inside the parser: the line gets this error."""
+class BadInput(Exception):
+    """Raised inside the parser: the line (or, in `oruel serve`, the HTTP request)
+    gets this error. `param` names the field at fault, where one is."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.error = LineError(code, message)
+        self.param = param
 
 
 # --------------------------------------------------------------------------- files
@@ -234,7 +256,7 @@ def parse_line(raw: bytes | str, line_no: int, seen: dict[str, int] | None = Non
             if given in seen:
                 line.id = auto
                 name = "custom_id" if form == FORM_OPENAI else "id"
-                raise _Bad(
+                raise BadInput(
                     "duplicate_id",
                     f"{name} {given!r} is already used by line {seen[given]}; ids must be "
                     f"unique, so this line's record has the id {auto}",
@@ -245,7 +267,7 @@ def parse_line(raw: bytes | str, line_no: int, seen: dict[str, int] | None = Non
             _parse_openai(obj, line)
         else:
             _parse_simple(obj, line)
-    except _Bad as bad:
+    except BadInput as bad:
         line.error = bad.error
     return line
 
@@ -257,18 +279,18 @@ def _error_line(line_no: int, form: str, code: str, message: str) -> BatchLine:
 
 
 def _given_id(obj: dict[str, Any], form: str, line_no: int) -> str | None:
-    """The line's own id, or None when it has none; _Bad when it is not usable."""
+    """The line's own id, or None when it has none; BadInput when it is not usable."""
     name = "custom_id" if form == FORM_OPENAI else "id"
     value = obj.get(name)
     if form == FORM_SIMPLE and value is None:
         return None
     if value is None:
-        raise _Bad("invalid_line", f"{name} is missing; it must be a non-empty string")
+        raise BadInput("invalid_line", f"{name} is missing; it must be a non-empty string")
     if not isinstance(value, str) or not value:
-        raise _Bad("invalid_line", f"{name} {_show(value)} must be a non-empty string")
+        raise BadInput("invalid_line", f"{name} {_show(value)} must be a non-empty string")
     m = _RESERVED_ID.fullmatch(value)
     if m and int(m.group(1)) != line_no:
-        raise _Bad(
+        raise BadInput(
             "invalid_line",
             f"{name} {value!r} is reserved for line {m.group(1)} (the id a line without one "
             f"gets); use another id",
@@ -279,15 +301,15 @@ def _given_id(obj: dict[str, Any], form: str, line_no: int) -> str | None:
 def _parse_simple(obj: dict[str, Any], line: BatchLine) -> None:
     if not _SIMPLE_ALLOWED_SET.issuperset(obj):
         key = next(k for k in obj if k not in _SIMPLE_ALLOWED_SET)
-        raise _Bad("unknown_parameter", _unknown(key, SIMPLE_ALLOWED, "field"))
+        raise BadInput("unknown_parameter", _unknown(key, SIMPLE_ALLOWED, "field"))
     has_prompt, has_messages = "prompt" in obj, "messages" in obj
     if has_prompt and has_messages:
-        raise _Bad(
+        raise BadInput(
             "invalid_line",
             'the line has both "prompt" and "messages"; give one of them',
         )
     if not has_prompt and not has_messages:
-        raise _Bad(
+        raise BadInput(
             "invalid_line",
             'the line has neither "prompt" nor "messages"; give one of them '
             '(or an OpenAI batch request with "custom_id", "method", "url", "body")',
@@ -295,7 +317,7 @@ def _parse_simple(obj: dict[str, Any], line: BatchLine) -> None:
     if has_prompt:
         prompt = obj["prompt"]
         if not isinstance(prompt, str):
-            raise _Bad("invalid_line", f"prompt {_show(prompt)} must be a string")
+            raise BadInput("invalid_line", f"prompt {_show(prompt)} must be a string")
         line.messages = [{"role": "user", "content": prompt}]
     else:
         line.messages = _check_messages(obj["messages"], "messages")
@@ -307,75 +329,143 @@ def _parse_simple(obj: dict[str, Any], line: BatchLine) -> None:
 def _parse_openai(obj: dict[str, Any], line: BatchLine) -> None:
     for key in obj:
         if key not in OPENAI_KEYS:
-            raise _Bad(
+            raise BadInput(
                 "invalid_line",
                 f"unknown field {key!r} in an OpenAI batch request line; allowed: "
                 f"{', '.join(OPENAI_KEYS)} (parameters go in body)",
             )
     method = obj.get("method")
     if method != "POST":
-        raise _Bad("invalid_line", f'method {_show(method)} is not supported; it must be "POST"')
+        raise BadInput(
+            "invalid_line", f'method {_show(method)} is not supported; it must be "POST"'
+        )
     url = obj.get("url")
     if url != OPENAI_URL:
-        raise _Bad("invalid_line", f"url {_show(url)} is not supported; it must be {OPENAI_URL!r}")
+        raise BadInput(
+            "invalid_line", f"url {_show(url)} is not supported; it must be {OPENAI_URL!r}"
+        )
     body = obj.get("body")
     if not isinstance(body, dict):
-        raise _Bad("invalid_line", f"body {_show(body)} must be an object holding messages")
+        raise BadInput("invalid_line", f"body {_show(body)} must be an object holding messages")
+    if "id" in body:
+        raise BadInput(
+            "unknown_parameter",
+            "unknown field 'id' in body; an OpenAI batch request's id is its custom_id",
+        )
+    parsed = parse_body(body, "body")
+    line.messages, line.params, line.model = parsed.messages, parsed.params, parsed.model
+    line.system, line.preset = parsed.system, parsed.preset
+
+
+@dataclass
+class ChatBody:
+    """A chat-completions request body, its shape checked; parameter values raw."""
+
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]  # by parameter name, aliases folded in
+    model: str | None = None
+    system: str | None = None
+    preset: str | None = None
+    ignored: dict[str, Any] = field(default_factory=dict)  # IGNORED_OPENAI_FIELDS given
+    aliases: dict[str, str] = field(default_factory=dict)  # parameter -> the alias it came as
+
+
+def parse_body(body: dict[str, Any], where: str = "") -> ChatBody:
+    """Check a chat-completions body: a batch line's ``body`` (form 3) and an
+    `oruel serve` request alike, so both accept, ignore and refuse the same
+    fields. ``where`` prefixes field names in messages ("body" in a batch).
+
+    Raises BadInput, with ``param`` set to the field at fault."""
+    dot = f"{where}." if where else ""
+    at = f" in {where}" if where else ""
     for key in body:
-        if key not in _BODY_ALLOWED_SET:
-            if key == "id":
-                raise _Bad(
-                    "unknown_parameter",
-                    "unknown field 'id' in body; an OpenAI batch request's id is its custom_id",
-                )
-            raise _Bad("unknown_parameter", _unknown(key, BODY_ALLOWED, "field", " in body"))
+        if key in REFUSED_OPENAI_FIELDS:
+            _check_refused(key, body[key], dot)
+        elif key not in _BODY_ALLOWED_SET:
+            raise BadInput("unknown_parameter", _unknown(key, BODY_ALLOWED, "field", at), param=key)
     if "messages" not in body:
-        raise _Bad("invalid_line", "body has no messages; it must hold a messages list")
-    line.messages = _check_messages(body["messages"], "body.messages")
+        raise BadInput(
+            "invalid_line", f"{where or 'the body'} has no messages; it must hold a messages list",
+            param="messages",
+        )  # fmt: skip
+    try:
+        messages = _check_messages(body["messages"], f"{dot}messages")
+    except BadInput as bad:
+        bad.param = "messages"
+        raise
     n = body.get("n")
     if n is not None and not (type(n) is int and n == 1):
-        raise _Bad(
-            "invalid_parameter",
-            f"invalid n {_show(n)} (allowed: 1; a batch line gets one reply)",
-        )
+        raise BadInput(
+            "invalid_parameter", f"invalid n {_show(n)} (allowed: 1; oruel gives one reply)",
+            param="n",
+        )  # fmt: skip
     model = body.get("model")
     if model is not None and not isinstance(model, str):
-        raise _Bad("invalid_line", f"body.model {_show(model)} must be a string")
-    line.model = model
-    line.system = _opt_str(body, "system", "body.")
-    line.preset = _opt_str(body, "preset", "body.")
-    params = {k: body[k] for k in PARAM_NAMES if k in body}
-    if "max_completion_tokens" in body:
-        alias = body["max_completion_tokens"]
-        if body.get("max_tokens") is not None and alias is not None:
-            raise _Bad(
+        raise BadInput("invalid_line", f"{dot}model {_show(model)} must be a string", param="model")
+    parsed = ChatBody(
+        messages=messages,
+        params={k: body[k] for k in PARAM_NAMES if k in body},
+        model=model,
+        system=_opt_str(body, "system", dot),
+        preset=_opt_str(body, "preset", dot),
+        ignored={k: body[k] for k in IGNORED_OPENAI_FIELDS if k in body},
+    )
+    for alias, name in PARAM_ALIASES.items():
+        _fold_alias(body, parsed, alias, name)
+    return parsed
+
+
+def _fold_alias(body: dict[str, Any], parsed: ChatBody, alias: str, name: str) -> None:
+    """An alias's value stands for its parameter; both given (not null) must agree
+    (max_tokens and max_completion_tokens may not both be given at all)."""
+    if alias not in body:
+        return
+    value, mine = body[alias], body.get(name)
+    if value is not None and mine is not None:
+        same = type(value) is type(mine) and value == mine
+        if alias == "max_completion_tokens" or not same:
+            agree = "" if alias == "max_completion_tokens" else " with different values"
+            raise BadInput(
                 "invalid_parameter",
-                "both max_tokens and max_completion_tokens are given; give one "
-                "(max_completion_tokens is an alias of max_tokens)",
+                f"both {name} and {alias} are given{agree}; give one "
+                f"({alias} is an alias of {name})",
+                param=alias,
             )
-        if alias is not None or "max_tokens" not in params:
-            params["max_tokens"] = alias
-    line.params = params
+    if value is not None or name not in parsed.params:
+        parsed.params[name] = value
+        parsed.aliases[name] = alias
+
+
+def _check_refused(key: str, value: Any, dot: str) -> None:
+    harmless, why = REFUSED_OPENAI_FIELDS[key]
+    if any(value is h or (type(value) is type(h) and value == h) for h in harmless):
+        return
+    shown = " or ".join("null" if h is None else json.dumps(h) for h in harmless)
+    raise BadInput(
+        "invalid_parameter",
+        f"invalid {dot}{key} {_show(value)}: {why} (allowed: {shown}, or leave it out)",
+        param=key,
+    )
 
 
 def _check_messages(value: Any, where: str) -> list[dict[str, Any]]:
     shape = 'a non-empty list of {"role": ..., "content": ...} objects'
     if not isinstance(value, list) or not value:
-        raise _Bad("invalid_line", f"{where} {_show(value, 60)} must be {shape}")
+        raise BadInput("invalid_line", f"{where} {_show(value, 60)} must be {shape}")
     for i, m in enumerate(value):
         at = f"{where}[{i}]"
         if not isinstance(m, dict):
-            raise _Bad(
+            raise BadInput(
                 "invalid_line", f"{at} {_show(m, 60)} must be an object; {where} must be {shape}"
             )
         role = m.get("role")
         if role not in ROLES:
-            raise _Bad(
+            raise BadInput(
                 "invalid_line",
                 f"{at}.role {_show(role)} is not allowed; allowed: {', '.join(ROLES)}",
             )
         if "content" not in m and not (role == "assistant" and m.get("tool_calls")):
-            raise _Bad(
+            raise BadInput(
                 "invalid_line",
                 f'{at} has no "content"; every message needs one (an assistant message '
                 f'with "tool_calls" may have none)',
@@ -390,13 +480,13 @@ def _check_messages(value: Any, where: str) -> list[dict[str, Any]]:
                     and part.get("type") == "text"
                     and isinstance(part.get("text"), str)
                 ):
-                    raise _Bad(
+                    raise BadInput(
                         "invalid_line",
                         f"{at}.content[{j}] {_show(part, 60)} is not supported; content parts must be "
                         f'{{"type": "text", "text": "..."}} (a local text model reads text only)',
                     )
             continue
-        raise _Bad(
+        raise BadInput(
             "invalid_line",
             f"{at}.content {_show(content, 60)} must be a string, null or a list of text parts",
         )
@@ -407,7 +497,7 @@ def _opt_str(obj: dict[str, Any], key: str, prefix: str = "") -> str | None:
     value = obj.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise _Bad("invalid_line", f"{prefix}{key} {_show(value)} must be a string")
+    raise BadInput("invalid_line", f"{prefix}{key} {_show(value)} must be a string", param=key)
 
 
 def _unknown(key: str, allowed: tuple[str, ...], what: str, where: str = "") -> str:

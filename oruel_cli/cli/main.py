@@ -19,6 +19,7 @@ from .models_cmd import models_app
 from .params_cmd import params_app
 from .presets_cmd import presets_app
 from .run_cmd import run
+from .serve_cmd import serve
 
 app = typer.Typer(
     name="oruel",
@@ -33,6 +34,7 @@ app.command()(chat)
 app.command(no_args_is_help=False)(ask)
 app.command()(run)
 app.command()(bench)
+app.command()(serve)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,104 @@
+"""Server throughput: `oruel serve --parallel 8` against `llama-server -np 8`.
+
+Side by side in one run, both warm, on the same model and threads: the same 32
+requests (batch_speed.py's prompts, max_tokens 128, temperature 0.7, a seed
+each) fed 8 at a time over loopback. llama-server gets `cache_prompt: false`
+and `top_k: 0, top_p: 1, min_p: 0` (the sampling work oruel does: it leaves
+those off), and a second time with its own defaults (top_k 40, min_p 0.05)
+for the ratio beside. oruel serve gets the same body without `cache_prompt`
+(a llama-server field it refuses); top_k 0, top_p 1 and min_p 0 are off
+there too. Each figure is aggregate completion tokens/s, the median of
+--runs interleaved runs, with the repack setting it ran under.
+
+    .venv/bin/python benchmarks/serve_speed.py [--runs 3] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import batch_speed  # noqa: E402
+import common  # noqa: E402
+
+
+class OruelServer(batch_speed.Server):
+    """`oruel serve` fed exactly as batch_speed.Server feeds llama-server."""
+
+    name = "oruel serve"
+
+    def command(self, threads: int, repack: common.Repack, slots: int) -> list[str]:
+        return [
+            common.oruel_exe(), "serve", "--model", str(common.model_path()),
+            "--parallel", str(slots), "--threads", str(threads), "--port", str(self.port),
+            *repack.oruel_args(),
+        ]  # fmt: skip
+
+    def body(self, i: int, prompt: str, explicit_off: bool) -> dict:
+        body = super().body(i, prompt, explicit_off)
+        del body["cache_prompt"]
+        return body
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
+    common.add_gate_option(ap)
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # close both servers on the way out
+    common.GATE.max_busy = args.max_busy
+    repack = common.repack_setting(args.repack)
+    print(common.describe_host())
+    print(
+        f"32 requests, 8 in flight, max_tokens {batch_speed.MAX_TOKENS}, temperature "
+        f"{batch_speed.TEMPERATURE}, threads {args.threads}, {repack.label}, median of {args.runs}"
+    )
+    oruel, srv, srv_default = [], [], []
+    # Both stay up and warm; an idle one uses no CPU.
+    servers = {"oruel": OruelServer(args.threads, repack), "llama": None}
+    try:
+        servers["llama"] = batch_speed.Server(args.threads, repack)
+        for s in servers.values():
+            s.job(True)  # warm-up
+        for _ in range(args.runs):  # interleaved, so load changes hit all alike
+            oruel.append(servers["oruel"].job(True))
+            srv.append(servers["llama"].job(True))
+            srv_default.append(servers["llama"].job(False))
+            print(
+                f"  run: oruel serve {oruel[-1]:.1f}, llama-server {srv[-1]:.1f}, "
+                f"llama-server defaults {srv_default[-1]:.1f} tok/s",
+                flush=True,
+            )
+    finally:
+        for s in servers.values():
+            if s is not None:
+                s.close()
+
+    m = {k: statistics.median(v) for k, v in
+         {"oruel": oruel, "srv": srv, "srv_default": srv_default}.items()}  # fmt: skip
+    label = repack.label
+    rows = [
+        common.Row("llama-server -np 8, top_k/top_p/min_p off", m["srv"], "tok/s", None, label),
+        common.Row("oruel serve --parallel 8", m["oruel"], "tok/s", m["oruel"] / m["srv"], label),
+        common.Row("llama-server -np 8, its own defaults", m["srv_default"], "tok/s",
+                   m["srv_default"] / m["srv"], label),
+    ]  # fmt: skip
+    common.print_table("Server throughput (aggregate completion tokens/s)", rows, "vs server")
+    print()
+    print(f"  oruel serve / llama-server (same sampling):  {m['oruel'] / m['srv']:.3f}x")
+    print(f"  oruel serve / llama-server (its defaults):   {m['oruel'] / m['srv_default']:.3f}x")
+    print("  raw:", {k: [round(x, 1) for x in v] for k, v in
+                     {"oruel": oruel, "srv": srv, "srv_default": srv_default}.items()})  # fmt: skip
+    print()
+    print(common.verdict("oruel serve / llama-server -np 8", m["oruel"] / m["srv"], 0.90, True))
+    print(common.GATE.summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Server-sent events in OpenAI's `chat.completion.chunk` shape.
+
+As OpenAI streams: every chunk carries the same id, `created` and `model`; the
+first delta carries the role (and empty content); then the text as it comes;
+then a chunk with an empty delta and the `finish_reason`; then, only when
+`stream_options.include_usage` asks, a chunk with `choices: []` and the usage
+(the chunks before it carry `"usage": null`); then `data: [DONE]`.
+
+A reply that may hold tool calls is sent whole at its end (its text and its
+`tool_calls` as one delta each), since a call is only known once parsed. A
+generation that fails mid-stream, or a request the server cancels when it
+shuts down, ends the stream with an `error` event in OpenAI's error shape
+(the openai client raises it) and no `[DONE]`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..engine.completion import Completion
+
+DONE = b"data: [DONE]\n\n"
+
+
+def event(data: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data, ensure_ascii=False, allow_nan=False).encode() + b"\n\n"
+
+
+class ChunkWriter:
+    """The chunks of one streamed reply."""
+
+    def __init__(self, request_id: str, model: str, created: int, include_usage: bool) -> None:
+        self.id = request_id
+        self.model = model
+        self.created = created
+        self.include_usage = include_usage
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ],
+        }
+        if self.include_usage:
+            data["usage"] = None
+        return event(data)
+
+    def role(self) -> bytes:
+        return self.chunk({"role": "assistant", "content": ""})
+
+    def text(self, text: str) -> bytes:
+        return self.chunk({"content": text})
+
+    def whole(self, comp: Completion) -> list[bytes]:
+        """A buffered reply (tools): its text, then its calls, one delta each."""
+        out = []
+        if comp.content:
+            out.append(self.text(comp.content))
+        if comp.tool_calls:
+            calls = [dict(call, index=i) for i, call in enumerate(comp.tool_calls)]
+            out.append(self.chunk({"tool_calls": calls}))
+        return out
+
+    def end(self, comp: Completion) -> list[bytes]:
+        """The finish_reason chunk, the usage chunk when asked, then [DONE]."""
+        out = [self.chunk({}, comp.finish_reason)]
+        if self.include_usage:
+            out.append(
+                event(
+                    {
+                        "id": self.id,
+                        "object": "chat.completion.chunk",
+                        "created": self.created,
+                        "model": self.model,
+                        "choices": [],
+                        "usage": comp.usage(),
+                    }
+                )
+            )
+        out.append(DONE)
+        return out
