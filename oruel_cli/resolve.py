@@ -35,8 +35,10 @@ class ParamResolver:
         preset_name: str | None,
         flags: dict[str, Any],
         system_flag: str | None = None,
+        carried: Layer | None = None,
     ) -> None:
         self.config = config
+        self.carried = carried  # a logged conversation's parameters, under the flags
         self.preset_name = preset_name or config.preset
         self.flag_layer = make_layer("flag", flags)
         self.system_flag = system_flag
@@ -67,13 +69,13 @@ class ParamResolver:
         line_preset: str | None = None,
         line_system: str | None = None,
     ) -> Resolved:
-        """Layer default < config (+ tier) < preset < flag < line."""
+        """Layer default < config (+ tier) < preset < conversation < flag < line."""
         preset = (
             self.preset(line_preset)
             if line_preset
             else (self.preset(self.preset_name) if self.preset_name else None)
         )
-        upper = [self.flag_layer]
+        upper = [self.flag_layer, *([self.carried] if self.carried else [])]
         if preset is not None:
             upper.append(Layer("preset", preset.params, preset.name))
         if line:

@@ -1,5 +1,6 @@
 """Layering of parameter sources with provenance:
-default < config < preset < flag < line (SPEC.md, "Where a parameter's value comes from")."""
+default < config < preset < flag < line (SPEC.md, "Where a parameter's value comes from").
+A carried-on conversation's parameters sit under the flags ("conversation <id>")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from .model import PARAM_NAMES, GenerationParams
 from .validate import check_tool_choice, show_value, validate_params
 
-SOURCES = ("default", "config", "preset", "flag", "line")
+SOURCES = ("default", "config", "preset", "conversation", "flag", "line")
 
 
 @dataclass
