@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import Interrupted, OruelError
 from .ask_cmd import ask
 from .bench_cmd import bench
+from .logs_cmd import logs_app
 from .models_cmd import models_app
 from .params_cmd import params_app
 from .presets_cmd import presets_app
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(params_app, name="params")
 app.add_typer(presets_app, name="presets")
 app.add_typer(models_app, name="models")
+app.add_typer(logs_app, name="logs")
 app.command(no_args_is_help=False)(ask)
 app.command()(run)
 app.command()(bench)
