@@ -175,6 +175,9 @@ def _uri_path(path: Path) -> str:
 
 
 def _stderr_notice(text: str) -> None:
+    from rich.markup import escape
+
     from ..render import err_console
 
-    err_console().print(f"[yellow]notice:[/] {text}", highlight=False)
+    # One line, whatever the width; a path's brackets are text, not markup.
+    err_console().print(f"[yellow]notice:[/] {escape(text)}", highlight=False, soft_wrap=True)

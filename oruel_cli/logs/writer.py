@@ -96,6 +96,9 @@ class ReplyLog:
 
 
 def warn(text: str) -> None:
+    from rich.markup import escape
+
     from ..render import err_console
 
-    err_console().print(f"[yellow]warning:[/] {text}", highlight=False)
+    # One line, whatever the width; a path's brackets are text, not markup.
+    err_console().print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
