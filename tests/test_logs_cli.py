@@ -305,3 +305,24 @@ def test_logs_commands_never_import_llama_cpp(args):
     )
     (line,) = [x for x in res.stderr.splitlines() if x.startswith("HEAVY")]
     assert line == "HEAVY ", res.stderr
+
+
+def test_a_closed_stdout_ends_an_export_quietly():
+    from oruel_cli.logs.store import write_transaction
+
+    def many(conn) -> None:
+        with write_transaction(conn):
+            for _ in range(300):  # ~400 KB of JSON: more than a pipe holds
+                make_row("p " * 100, "r " * 500).insert(conn)
+
+    LogStore().run(many)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oruel_cli", "logs", "export"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout and proc.stderr
+    proc.stdout.read(100)
+    proc.stdout.close()  # as `| head -c 100` does
+    err = proc.stderr.read()
+    assert proc.wait(60) == 0 and err == b""

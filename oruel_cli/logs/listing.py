@@ -21,12 +21,24 @@ EXPORT_FORMATS = ("jsonl", "md")
 
 
 def read(fn: Any, store: LogStore | None = None) -> Any:
-    """Run a reading `fn(conn)`; None when there is no log yet. An unreadable log is exit 1."""
+    """Run a reading `fn(conn)`; None when there is no log yet. An unreadable log is
+    exit 1; a reader that closed stdout (`| head`) ends it quietly."""
     store = store or LogStore()
     try:
         return store.run(fn, create=False)
     except LogUnavailable as e:
         raise RuntimeFailure(str(e)) from None
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+def _stdout_closed() -> None:
+    """Python's advice: point stdout at /dev/null so the flush at exit cannot fail again."""
+    import os
+    import sys
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
 
 
 def list_replies(f: Filters, count: int, as_json: bool, usage: bool) -> None:
@@ -40,7 +52,7 @@ def list_replies(f: Filters, count: int, as_json: bool, usage: bool) -> None:
 
     objs = read(fetch, store) or []
     if as_json:
-        print(json.dumps(objs, ensure_ascii=False, indent=2))
+        emit(json.dumps(objs, ensure_ascii=False, indent=2))
     elif objs:
         emit_markdown("\n".join(markdown.brief(o, usage) for o in objs))
 
@@ -69,18 +81,21 @@ def list_jobs(f: Filters, count: int, as_json: bool) -> None:
 
     jobs = read(fetch) or []
     if as_json:
-        print(json.dumps(jobs, ensure_ascii=False, indent=2))
+        emit(json.dumps(jobs, ensure_ascii=False, indent=2))
         return
     from .query import local_time_iso
 
+    lines = []
     for j in jobs:
         c = j["counts"]
         out = j["output"] or "stdout"
-        print(
+        lines.append(
             f"job {j['id']}  {local_time_iso(j['started'])}  {j['status']}  "
             f"{c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped  "
             f"{j['input']['path']} -> {out}  {j['model']['name']}"
         )
+    if lines:
+        emit("\n".join(lines))
 
 
 def show_reply(reply_id: str) -> None:
@@ -128,7 +143,15 @@ def emit_markdown(text: str) -> None:
     if rich_stdout():
         out_console().print(rich_markdown(text))
     else:
-        print(text, end="" if text.endswith("\n") else "\n")
+        emit(text)
+
+
+def emit(text: str) -> None:
+    """Print a whole answer on stdout; a closed pipe ends the command quietly."""
+    try:
+        print(text, end="" if text.endswith("\n") else "\n", flush=True)
+    except BrokenPipeError:
+        _stdout_closed()
 
 
 def _one(conn: sqlite3.Connection, n: int) -> dict[str, Any] | None:

@@ -98,19 +98,20 @@ class LogStore:
                 return None
             try:
                 with self._connect(create) as conn:
-                    return fn(conn)
+                    return fn(conn)  # its own OSErrors (a closed stdout) are not the log's
             except sqlite3.Error as e:
                 if attempt == 1 and is_corrupt(e) and self._move_aside(seen):
                     continue
-                raise LogUnavailable(describe(e, self.path)) from None
-            except OSError as e:
                 raise LogUnavailable(describe(e, self.path)) from None
         raise AssertionError("unreachable")
 
     @contextmanager
     def _connect(self, create: bool) -> Iterator[sqlite3.Connection]:
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise LogUnavailable(describe(e, self.path)) from None
         mode = "rwc" if create else "rw"
         uri = f"file:{_uri_path(self.path)}?mode={mode}"
         # isolation_level=None: no implicit transactions; writers say BEGIN IMMEDIATE.
