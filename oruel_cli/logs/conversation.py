@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OruelError, UsageError
-from .store import LogStore, LogUnavailable
+from .store import LogStore, LogUnavailable, write_transaction
 from .writer import warn
 
 if TYPE_CHECKING:
@@ -108,6 +108,29 @@ def load_conversation(cid: str | None = None, store: LogStore | None = None) -> 
         return _from_row(last) if last is not None else Conversation(conv_id)
 
     return store.run(read, create=False)
+
+
+def name_conversation(cid: str, name: str, store: LogStore | None = None) -> None:
+    """Give a logged conversation a name that --cid accepts in place of its id
+    (chat's /save could use it). A name is unique: one already taken, or an
+    unknown conversation, is exit 2. Raises LogUnavailable when the log cannot
+    be written."""
+    if not name.strip():
+        raise UsageError("a conversation's name cannot be empty")
+
+    def rename(conn: sqlite3.Connection) -> int:
+        with write_transaction(conn):
+            taken = conn.execute(
+                "SELECT id FROM conversations WHERE name = ? AND id != ?", (name, cid)
+            ).fetchone()
+            if taken:
+                raise UsageError(f"conversation {taken[0]} is already named {name!r}")
+            return conn.execute(
+                "UPDATE conversations SET name = ? WHERE id = ?", (name, cid)
+            ).rowcount
+
+    if not (store or LogStore()).run(rename, create=False):
+        raise UsageError(f"no conversation {cid!r} in the log (see `oruel logs`)")
 
 
 def carry_on(latest: bool, cid: str | None) -> Conversation:
