@@ -144,6 +144,9 @@ def carry_on(latest: bool, cid: str | None) -> Conversation:
     except LogUnavailable as e:
         warn(f"{e}; starting a new conversation")
         return Conversation(None)
+    except (ValueError, KeyError, TypeError) as e:  # a row this version cannot read
+        warn(f"the logged conversation cannot be read ({e}); starting a new one")
+        return Conversation(None)
     if conv is None and cid is not None:
         raise UsageError(f"no conversation {cid!r} in the log (see `oruel logs`)")
     if conv is None:

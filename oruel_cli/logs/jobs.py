@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +38,28 @@ def log_job(
     """Log a finished (or interrupted) job from its JobStats; one warning if it cannot be."""
     if not logging_enabled(config, no_log):
         return None
+    try:
+        values = _values(input_path, output_path, model_path, effective, parallel, stats)
+        return (store or LogStore()).run(_inserter(values))
+    except LogUnavailable as e:
+        warn(f"{e}; this job is not logged")
+    except Exception as e:  # the job's own outcome and exit code come first
+        warn(f"this job is not logged ({type(e).__name__}: {e})")
+    return None
+
+
+def _values(
+    input_path: Path,
+    output_path: Path | None,
+    model_path: Path | str,
+    effective: Effective,
+    parallel: int,
+    stats: Any,
+) -> tuple[Any, ...]:
     ended = time.time()
     status = "interrupted" if stats.interrupted else "failed" if stats.failed else "completed"
     model = ModelId.of(model_path)
-    values = (
+    return (
         ended - stats.elapsed, ended, status, str(Path(input_path).absolute()),
         file_sha256(input_path), str(Path(output_path).absolute()) if output_path else None,
         model.name, model.path, model.size, model.head_sha256,
@@ -49,6 +68,8 @@ def log_job(
         stats.prompt_tokens, stats.completion_tokens,
     )  # fmt: skip
 
+
+def _inserter(values: tuple[Any, ...]) -> Callable[[sqlite3.Connection], int]:
     def insert(conn: sqlite3.Connection) -> int:
         with write_transaction(conn):
             cur = conn.execute(
@@ -60,11 +81,7 @@ def log_job(
             )
             return int(cur.lastrowid)
 
-    try:
-        return (store or LogStore()).run(insert)
-    except LogUnavailable as e:
-        warn(f"{e}; this job is not logged")
-        return None
+    return insert
 
 
 def file_sha256(path: Path) -> str | None:

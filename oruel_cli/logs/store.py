@@ -148,7 +148,7 @@ class LogStore:
                     os.rename(side, Path(f"{aside}{suffix}"))
                 except OSError:
                     pass
-        self.notice(f"the reply log {self.path} was corrupt: kept as {aside}; a new log is started")
+        self.notice(f"the reply log {self.path} was corrupt: kept as {aside}; the log starts anew")
         return True
 
 

@@ -66,11 +66,15 @@ class ReplyLog:
         when logging is off or the log could not be written (warned once)."""
         if not self.enabled:
             return None
-        model = self._model_id(model_path, completion.model)
-        row = ReplyRow.make(
-            self.command, self.conversation_id, messages, resolved.system,
-            resolved.effective, model, completion,
-        )  # fmt: skip
+        try:
+            model = self._model_id(model_path, completion.model)
+            row = ReplyRow.make(
+                self.command, self.conversation_id, messages, resolved.system,
+                resolved.effective, model, completion,
+            )  # fmt: skip
+        except Exception as e:  # a reply the log cannot hold must still be the command's own
+            self._warn(f"this reply cannot be logged ({type(e).__name__}: {e})")
+            return None
         return self.write(row)
 
     def write(self, row: ReplyRow) -> int | None:
@@ -83,10 +87,15 @@ class ReplyLog:
         try:
             return self.store.run(insert)
         except LogUnavailable as e:
-            if not self._warned:
-                self._warned = True
-                warn(f"{e}; this reply is not logged")
-            return None
+            self._warn(f"{e}; this reply is not logged")
+        except Exception as e:  # not the log's file: a bug here must not cost the reply either
+            self._warn(f"this reply is not logged ({type(e).__name__}: {e})")
+        return None
+
+    def _warn(self, text: str) -> None:
+        if not self._warned:  # once: a chat session does not repeat it after every reply
+            self._warned = True
+            warn(text)
 
     def _model_id(self, path: Path | str, name: str) -> ModelId:
         """Hashed once per model and session: a chat's replies do not re-read the file."""
