@@ -63,8 +63,9 @@ class ReplyLog:
     ) -> int | None:
         """Log one reply to `messages` (everything sent, earlier turns included, without
         the system prompt: that is `resolved.system`). Returns the reply's id, or None
-        when logging is off or the log could not be written (warned once)."""
-        if not self.enabled:
+        when logging is off, the generation failed (no reply to keep), or the log could
+        not be written (warned once)."""
+        if not self.enabled or getattr(completion, "error", None) is not None:
             return None
         try:
             model = self._model_id(model_path, completion.model)
