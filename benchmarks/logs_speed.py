@@ -3,13 +3,16 @@ against the same ask with `--no-log`, whole processes. Bar: on <= 1.02x off.
 
 The two run interleaved, round by round, in alternating order (on/off, then
 off/on), after one warm-up each, so that a change of load on a shared host and
-the page cache hit both alike; medians of --runs (>= 5). Both must generate 64
+the page cache hit both alike; medians of --runs (>= 5). Both run with Python's
+byte-code cache on (in the run's own folder), as an installed oruel has it. Both must generate 64
 tokens (a prompt the default model answers at length), the log-on runs must each
 have added a row and the --no-log runs none. The data folder and config are
 private to the run (a temporary folder), so your own log is not touched.
 
-Beside it, for reference: the in-process time of one log write (open, check the
-schema, insert with its full-text index, commit, close), median of 50.
+Beside it, for reference, a figure that the load of a shared host hardly moves:
+ask's own log step timed inside fresh processes (importing the log's modules,
+then one write: open, check the schema, insert with its full-text index,
+commit, close), median of 15.
 
     .venv/bin/python benchmarks/logs_speed.py [--runs 7] [--threads 2] [--repack auto]
 """
@@ -31,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     GATE,
-    REPO_ROOT,
     Row,
     add_gate_option,
     describe_host,
@@ -39,6 +41,7 @@ from common import (  # noqa: E402
     oruel_exe,
     print_table,
     repack_setting,
+    venv_python,
     verdict,
 )
 
@@ -73,26 +76,37 @@ def rows_in(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM replies").fetchone()[0])
 
 
-def write_cost(folder: Path, n: int = 50) -> float:
-    """Median seconds of one ReplyLog write of a 64-token reply, in-process."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from oruel_cli.logs.record import ModelId, ReplyRow, new_conversation_id
-    from oruel_cli.logs.store import LogStore
-    from oruel_cli.logs.writer import ReplyLog
+# What ask does for the log, timed in a fresh process where ask's own modules are
+# already imported: import the log's modules, carry_on (no -c), one ReplyLog.add.
+PROBE = """
+import sys, time
+import oruel_cli.backends.local, oruel_cli.cli.ask_cmd, oruel_cli.cli.session
+from oruel_cli.config import Config
+from oruel_cli.engine.completion import Completion
+from oruel_cli.resolve import ParamResolver
+resolved = ParamResolver(Config(), None, {"temperature": 0.0, "max_tokens": 64}).resolve()
+reply = "The Roman Empire was founded in 27 BC when Augustus became emperor. " * 5
+comp = Completion("chatcmpl-x", "m", reply, "length", 40, 64, 0.8, 0.05)
+messages = [{"role": "user", "content": sys.argv[2]}]
+t0 = time.perf_counter()
+from oruel_cli.logs.conversation import carry_on
+from oruel_cli.logs.writer import ReplyLog
+conv = carry_on(False, None)
+ReplyLog.for_command("ask", Config(), False, conv.id).add(messages, resolved, sys.argv[1], comp)
+print(time.perf_counter() - t0)
+"""
 
-    log = ReplyLog(True, "ask", store=LogStore(folder / "write_cost.db"))
-    model = ModelId.of(model_path())
-    reply = "The Roman Empire was founded in 27 BC when Augustus became emperor. " * 5
+
+def log_step_cost(runs: int = 15) -> float:
+    """Median seconds of ask's log step (imports included) in fresh processes."""
     times = []
-    for _ in range(n):
-        row = ReplyRow(
-            new_conversation_id(), "ask", model, [{"role": "user", "content": PROMPT}], None,
-            reply, None, "length", 40, TOKENS, 0.05, 0.8,
-            {"temperature": {"value": 0.0, "source": "flag"}},
-        )  # fmt: skip
-        t0 = time.perf_counter()
-        log.write(row)
-        times.append(time.perf_counter() - t0)
+    for _ in range(runs):
+        GATE.wait()
+        out = subprocess.run(
+            [venv_python(), "-c", PROBE, str(model_path()), PROMPT],
+            capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
+        ).stdout  # fmt: skip
+        times.append(float(out.strip().splitlines()[-1]))
     return statistics.median(times)
 
 
@@ -111,6 +125,10 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="oruel-logs-bench-"))
     os.environ["ORUEL_DATA_DIR"] = str(folder / "data")
     os.environ["ORUEL_CONFIG"] = str(folder / "config.yaml")  # absent: log on, no user config
+    # Byte-code as an installed oruel has it (pip compiles at install): without it, the
+    # log-on side would compile the log's modules at every start, which no user pays.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
     db = folder / "data" / "logs.db"
     base = [oruel_exe(), "ask", "--temperature", "0", "--max-tokens", str(TOKENS),
             "--threads", str(args.threads), *repack.oruel_args()]  # fmt: skip
@@ -120,7 +138,8 @@ def main() -> int:
     print(describe_host())
     print(f"model: {model_path()}")
     print(f"setting: {setting}; load average at start: {os.getloadavg()[0]:.2f}")
-    print(f"data folder: {folder / 'data'} (private to this run)")
+    print(f"data folder: {folder / 'data'} (private to this run); byte-code cached under")
+    print(f"  {folder / 'pycache'} (PYTHONPYCACHEPREFIX), as an installed package has it")
 
     for cmd in cmds.values():  # warm-up: page cache, the first log's creation
         timed(cmd)
@@ -140,7 +159,7 @@ def main() -> int:
     paired = statistics.median(
         a / b for a, b in zip(times["log on"], times["--no-log"], strict=True)
     )
-    cost = write_cost(folder)
+    cost = log_step_cost()
 
     rows = [
         Row("ask --no-log (64 tokens)", med["--no-log"], "s", None, setting),
@@ -151,7 +170,8 @@ def main() -> int:
     for k, v in times.items():
         print(f"    {k}: {', '.join(f'{t:.3f}' for t in v)}")
     print(f"  median of the per-round ratios (on / off): {paired:.3f}x")
-    print(f"  one log write in-process: {cost * 1000:.2f} ms (median of 50)")
+    print(f"  ask's log step in a fresh process (imports, one write): {cost * 1000:.2f} ms"
+          " (median of 15)")  # fmt: skip
     print(f"  {GATE.summary()}")
 
     print("\nchecks:")
