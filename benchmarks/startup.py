@@ -38,6 +38,7 @@ COMMANDS = {
     "oruel params explain temperature": ["params", "explain", "temperature"],
     "oruel --help": ["--help"],
     "oruel presets list": ["presets", "list"],
+    "oruel logs": ["logs"],  # reads the user's log (the latest 3 replies), writes nothing
 }
 HEAVY = ("llama_cpp", "numpy", "jinja2", "oruel_cli.engine", "oruel_cli.engine.llama")
 

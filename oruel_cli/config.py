@@ -65,6 +65,7 @@ class Config(_Strict):
     runtime: RuntimeConfig = RuntimeConfig()
     tiers: dict[Literal["standard", "turbo"], TierProfile] = {}
     endpoints: list[dict[str, Any]] = []
+    log: bool = True  # the reply log; `oruel logs off` writes false
     path: Path | None = Field(None, exclude=True)
 
 

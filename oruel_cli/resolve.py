@@ -35,8 +35,10 @@ class ParamResolver:
         preset_name: str | None,
         flags: dict[str, Any],
         system_flag: str | None = None,
+        carried: Layer | None = None,
     ) -> None:
         self.config = config
+        self.carried = carried  # a logged conversation's parameters, under the flags
         self.preset_name = preset_name or config.preset
         self.flag_layer = make_layer("flag", flags)
         self.system_flag = system_flag
@@ -68,7 +70,7 @@ class ParamResolver:
         line_system: str | None = None,
         flag_layers: list[Layer] | None = None,
     ) -> Resolved:
-        """Layer default < config (+ tier) < preset < flag < line.
+        """Layer default < config (+ tier) < preset < conversation < flag < line.
 
         `flag_layers` stands in for the command line's flag layer: several
         layers of the "flag" source, later ones winning, each with its own
@@ -78,7 +80,10 @@ class ParamResolver:
             if line_preset
             else (self.preset(self.preset_name) if self.preset_name else None)
         )
-        upper = list(flag_layers) if flag_layers is not None else [self.flag_layer]
+        upper = [
+            *(flag_layers if flag_layers is not None else [self.flag_layer]),
+            *([self.carried] if self.carried else []),
+        ]
         if preset is not None:
             upper.append(Layer("preset", preset.params, preset.name))
         if line:

@@ -63,7 +63,7 @@ def models_world(isolated_env: Path, tmp_path: Path) -> dict[str, str]:
     return {"ORUEL_MODELS_DIR": str(folder)}
 
 
-COMMANDS = ["ask", "chat", "run", "bench", "serve", "params", "presets", "models"]
+COMMANDS = ["ask", "chat", "run", "bench", "serve", "params", "presets", "models", "logs"]
 
 
 def test_commands():

@@ -60,7 +60,7 @@ def line_of(lines: list[str], name: str) -> str:
 
 
 def test_sources_in_order():
-    assert SOURCES == ("default", "config", "preset", "flag", "line")
+    assert SOURCES == ("default", "config", "preset", "conversation", "flag", "line")
 
 
 def test_merge_sorts_layers_by_source_not_by_list_order():

@@ -44,21 +44,31 @@ def ask(
     output_json: Annotated[
         bool, typer.Option("--output-json", help="Print OpenAI's chat.completion object.")
     ] = False,
+    carry: Annotated[
+        bool, typer.Option("-c", "--continue", help="Carry on the latest logged conversation.")
+    ] = False,
+    cid: Annotated[
+        str | None,
+        typer.Option("--cid", metavar="ID", help="Carry on the logged conversation ID."),
+    ] = None,
 ) -> None:
     """Send one prompt and print the reply (streamed in a terminal)."""
     from ..config import load_config
+    from ..logs.conversation import carry_on
     from ..resolve import ParamResolver
     from .session import check_no_endpoint, show_params, stop_signals
 
     config = load_config()
-    resolver = ParamResolver(config, opts.preset, opts.flag_params(), system)
+    conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
+    layer = conv.layer(preset_given=opts.preset is not None)
+    resolver = ParamResolver(config, opts.preset, opts.flag_params(), system or conv.system, layer)
     resolved = resolver.resolve()
     runtime_flags = opts.runtime_flags()
     check_no_endpoint(opts)
     text = read_prompt(prompt)
     from ..engine.loader import resolve_target
 
-    target = resolve_target(config, opts.model, runtime_flags, resolved.params.tier)
+    target = resolve_target(config, conv.model(opts.model), runtime_flags, resolved.params.tier)
     if opts.show_params:
         show_params(resolved.effective, target)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
@@ -70,7 +80,7 @@ def ask(
             if stop.requested:
                 raise Interrupted()
             tools = has_tools(resolved.params)
-            messages = [{"role": "user", "content": text}]
+            messages = [*conv.messages, {"role": "user", "content": text}]
             comp = generate_reply(backend, messages, resolved, stream and not tools, stop)
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130
     if output_json and not cut and comp.error is None:
@@ -82,6 +92,10 @@ def ask(
     from .session import print_stats
 
     print_stats(comp)
+    from ..logs.writer import ReplyLog
+
+    log = ReplyLog.for_command("ask", config, opts.no_log, conv.id)
+    log.add(messages, resolved, target.path, comp)  # after the reply: it never costs one
     if comp.error is not None:
         raise RuntimeFailure(f"the generation failed: {comp.error}")
     if cut:

@@ -15,6 +15,7 @@ from ..errors import Interrupted, OruelError
 from .ask_cmd import ask
 from .bench_cmd import bench
 from .chat_cmd import chat
+from .logs_cmd import logs_app
 from .models_cmd import models_app
 from .params_cmd import params_app
 from .presets_cmd import presets_app
@@ -31,6 +32,7 @@ app.add_typer(params_app, name="params")
 app.add_typer(presets_app, name="presets")
 app.add_typer(models_app, name="models")
 app.command()(chat)
+app.add_typer(logs_app, name="logs")
 app.command(no_args_is_help=False)(ask)
 app.command()(run)
 app.command()(bench)

@@ -234,6 +234,9 @@ class CommonOptions:
         str | None,
         typer.Option("--api-key", metavar=TEXT, help="Key for --endpoint.", rich_help_panel=E),
     ] = None  # noqa: E501
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Keep this command's replies out of the log.")
+    ] = False  # noqa: E501
 
     def flag_params(self) -> dict[str, Any]:
         """The parameters given as flags, parsed to their types (the "flag" layer)."""

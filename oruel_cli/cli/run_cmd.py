@@ -82,6 +82,9 @@ def run(
         progress.close()
         signal.signal(signal.SIGTERM, previous)
     _summary(stats, out_path)
+    from ..logs.jobs import log_job
+
+    log_job(config, opts.no_log, input, out_path, target.path, job_params.effective, n_slots, stats)
     if w := stats.json_warning():
         warn(w)
     if stats.interrupted:

@@ -1,5 +1,7 @@
 """Layering of parameter sources with provenance:
-default < config < preset < flag < line, each value keeping the source it came from."""
+default < config < preset < conversation < flag < line, each value keeping the
+source it came from. A carried-on conversation's parameters sit under the flags
+("conversation <id>")."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 from .model import PARAM_NAMES, GenerationParams
 from .validate import check_tool_choice, show_value, validate_params
 
-SOURCES = ("default", "config", "preset", "flag", "line")
+SOURCES = ("default", "config", "preset", "conversation", "flag", "line")
 
 
 @dataclass
