@@ -162,6 +162,7 @@ class Server:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
             tokens = sum(pool.map(lambda a: self.ask(*a, explicit_off), enumerate(prompts())))
+        self.last_tokens = tokens
         return tokens / (time.perf_counter() - t0)
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ there too. Each figure is aggregate completion tokens/s, the median of
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import sys
@@ -24,6 +25,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import batch_speed  # noqa: E402
 import common  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(server: batch_speed.Server, explicit_off: bool, cpu: list[float]) -> float:
+    """One job's tokens/s; its server's CPU milliseconds per token go to `cpu`
+    (a figure the other load on a shared machine moves less than the wall time)."""
+    before = cpu_seconds(server.proc.pid)
+    rate = server.job(explicit_off)
+    cpu.append(1000 * (cpu_seconds(server.proc.pid) - before) / max(1, server.last_tokens))
+    return rate
 
 
 class OruelServer(batch_speed.Server):
@@ -60,16 +76,21 @@ def main() -> None:
         f"{batch_speed.TEMPERATURE}, threads {args.threads}, {repack.label}, median of {args.runs}"
     )
     oruel, srv, srv_default = [], [], []
+    cpu: dict[str, list[float]] = {"oruel": [], "srv": [], "srv_default": []}
     # Both stay up and warm; an idle one uses no CPU.
     servers = {"oruel": OruelServer(args.threads, repack), "llama": None}
     try:
         servers["llama"] = batch_speed.Server(args.threads, repack)
         for s in servers.values():
             s.job(True)  # warm-up
-        for _ in range(args.runs):  # interleaved, so load changes hit all alike
-            oruel.append(servers["oruel"].job(True))
-            srv.append(servers["llama"].job(True))
-            srv_default.append(servers["llama"].job(False))
+        for i in range(args.runs):  # interleaved, in turns, so load changes hit all alike
+            turns = [
+                lambda: oruel.append(measured(servers["oruel"], True, cpu["oruel"])),
+                lambda: srv.append(measured(servers["llama"], True, cpu["srv"])),
+                lambda: srv_default.append(measured(servers["llama"], False, cpu["srv_default"])),
+            ]
+            for turn in turns if i % 2 == 0 else turns[::-1]:
+                turn()
             print(
                 f"  run: oruel serve {oruel[-1]:.1f}, llama-server {srv[-1]:.1f}, "
                 f"llama-server defaults {srv_default[-1]:.1f} tok/s",
@@ -93,6 +114,10 @@ def main() -> None:
     print()
     print(f"  oruel serve / llama-server (same sampling):  {m['oruel'] / m['srv']:.3f}x")
     print(f"  oruel serve / llama-server (its defaults):   {m['oruel'] / m['srv_default']:.3f}x")
+    c = {k: statistics.median(v) for k, v in cpu.items()}
+    print(f"  server CPU per token: oruel serve {c['oruel']:.2f} ms, llama-server "
+          f"{c['srv']:.2f} ms (defaults {c['srv_default']:.2f} ms): "
+          f"llama-server / oruel {c['srv'] / c['oruel']:.3f}x")  # fmt: skip
     print("  raw:", {k: [round(x, 1) for x in v] for k, v in
                      {"oruel": oruel, "srv": srv, "srv_default": srv_default}.items()})  # fmt: skip
     print()
