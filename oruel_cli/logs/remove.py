@@ -64,12 +64,13 @@ def remove(sel: Selection, yes: bool) -> None:
             print("nothing removed", file=sys.stderr)
             return
     try:
-        done = store.run(lambda conn: _delete(conn, sel), create=False)
+        done = store.run(lambda conn: _delete(conn, sel), create=False) or (0, 0)
     except LogUnavailable as e:
         from ..errors import RuntimeFailure
 
         raise RuntimeFailure(f"{e}; nothing removed") from None
-    print(f"removed {done or 0} repl{'y' if done == 1 else 'ies'}", file=sys.stderr)
+    gone = f"removed {done[0]} repl{'y' if done[0] == 1 else 'ies'}"
+    print(gone + (f" and {done[1]} job(s)" if done[1] else ""), file=sys.stderr)
 
 
 def _count(conn: sqlite3.Connection, sel: Selection) -> tuple[int, int, int]:
@@ -86,16 +87,16 @@ def _count(conn: sqlite3.Connection, sel: Selection) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(jobs)
 
 
-def _delete(conn: sqlite3.Connection, sel: Selection) -> int:
+def _delete(conn: sqlite3.Connection, sel: Selection) -> tuple[int, int]:
     with write_transaction(conn):
         cur = conn.execute(
             "DELETE FROM replies WHERE id IN (SELECT r.id FROM replies r "
             f"JOIN conversations c ON c.id = r.conversation_id WHERE {sel.where})",
             sel.args,
         )
-        removed = cur.rowcount
+        removed, jobs = cur.rowcount, 0
         if sel.jobs_where is not None:
-            conn.execute(f"DELETE FROM jobs WHERE {sel.jobs_where}", sel.args)
+            jobs = conn.execute(f"DELETE FROM jobs WHERE {sel.jobs_where}", sel.args).rowcount
         conn.execute(
             "DELETE FROM conversations WHERE id NOT IN (SELECT conversation_id FROM replies)"
         )
@@ -103,4 +104,4 @@ def _delete(conn: sqlite3.Connection, sel: Selection) -> int:
         conn.execute("INSERT INTO replies_fts(replies_fts) VALUES ('optimize')")
     conn.execute("VACUUM")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return removed
+    return removed, jobs
