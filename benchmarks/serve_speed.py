@@ -67,7 +67,6 @@ def main() -> None:
     ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
     common.add_gate_option(ap)
     args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # close both servers on the way out
     common.GATE.max_busy = args.max_busy
     repack = common.repack_setting(args.repack)
     print(common.describe_host())
@@ -79,6 +78,14 @@ def main() -> None:
     cpu: dict[str, list[float]] = {"oruel": [], "srv": [], "srv_default": []}
     # Both stay up and warm; an idle one uses no CPU.
     servers = {"oruel": OruelServer(args.threads, repack), "llama": None}
+
+    def stop(*_: object) -> None:  # a SIGTERM mid-job: no server is left behind
+        for s in servers.values():
+            if s is not None:
+                s.proc.kill()
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         servers["llama"] = batch_speed.Server(args.threads, repack)
         for s in servers.values():
