@@ -49,11 +49,29 @@ class RuntimeConfig(_Strict):
         return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
 
+class EndpointConfig(_Strict):
+    """A remote OpenAI-compatible server: its base URL, the environment variable
+    holding its key, the model name it knows, and how many requests a batch
+    job keeps in flight to it."""
+
+    url: str = Field(min_length=1)
+    api_key_env: str | None = Field(None, min_length=1)
+    model: str | None = Field(None, min_length=1)
+    parallel: int | None = Field(None, ge=1, le=256)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+
 class TierProfile(_Strict):
     model: str | None = None
     runtime: RuntimeConfig = RuntimeConfig()
     params: dict[str, Any] = {}
-    endpoints: list[dict[str, Any]] = []
+    endpoints: list[EndpointConfig] = []
 
 
 class Config(_Strict):
@@ -64,7 +82,7 @@ class Config(_Strict):
     params: dict[str, Any] = {}
     runtime: RuntimeConfig = RuntimeConfig()
     tiers: dict[Literal["standard", "turbo"], TierProfile] = {}
-    endpoints: list[dict[str, Any]] = []
+    endpoints: list[EndpointConfig] = []
     log: bool = True  # the reply log; `oruel logs off` writes false
     path: Path | None = Field(None, exclude=True)
 

@@ -31,7 +31,7 @@ tiers:                           # tier profiles: model, runtime, params, endpoi
   standard: {}
   turbo: {model: small-fast, params: {max_tokens: 512}}
 endpoints:                       # --endpoint defaults, each with an optional key
-  - {url: "http://gpu-1:8000/v1", api_key_env: FLEET_KEY}
+  - {url: "http://gpu-1:8000/v1", api_key_env: FLEET_KEY, model: meta-llama/Llama-4-Maverick, parallel: 16}
 """
 
 ORUEL = Path(sys.executable).with_name("oruel")
@@ -111,7 +111,10 @@ def test_spec_example_loads(isolated_env):
     assert cfg.tiers["turbo"].model == "small-fast"
     assert cfg.tiers["turbo"].params == {"max_tokens": 512}
     assert cfg.tiers["standard"].params == {}
-    assert cfg.endpoints[0]["url"] == "http://gpu-1:8000/v1"
+    assert cfg.endpoints[0].url == "http://gpu-1:8000/v1"
+    assert cfg.endpoints[0].api_key_env == "FLEET_KEY"
+    assert cfg.endpoints[0].model == "meta-llama/Llama-4-Maverick"
+    assert cfg.endpoints[0].parallel == 16
 
 
 # --- bad files: each names the file and the key ---------------------------------------
@@ -134,6 +137,11 @@ def test_spec_example_loads(isolated_env):
         ("aliases: [a, b]\n", "'aliases'"),
         ("params: [temperature]\n", "'params'"),
         ("model: 5\n", "'model'"),
+        ("endpoints:\n  - {url: gpu-1:8000}\n", "'endpoints.0.url'"),
+        ("endpoints:\n  - {api_key_env: K}\n", "'endpoints.0.url'"),
+        ("endpoints:\n  - {url: 'http://a/v1', parallel: 0}\n", "'endpoints.0.parallel'"),
+        ("endpoints:\n  - {url: 'http://a/v1', key: x}\n", "'endpoints.0.key'"),
+        ("tiers:\n  turbo: {endpoints: [{url: 5}]}\n", "'tiers.turbo.endpoints.0.url'"),
     ],
 )
 def test_bad_key_or_value_names_file_and_key(isolated_env, text, key):

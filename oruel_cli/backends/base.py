@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from ..engine.completion import Completion
+from ..engine.reply import Completion
 from ..params.model import GenerationParams
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.base import Backend
-from ..engine.completion import Completion, json_warning
+from ..engine.reply import Completion, json_warning
 from ..errors import UsageError
 from ..params.layering import Effective
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout

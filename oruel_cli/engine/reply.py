@@ -1,0 +1,151 @@
+"""A finished reply, whoever produced it (the local engine or a remote server),
+and the checks made on it: tool calls parsed, JSON and its schema checked.
+
+Kept apart from the engine so a remote backend builds the same Completion
+without importing llama.cpp.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..params.model import GenerationParams
+from .template import TOOL_CLOSE, TOOL_OPEN
+
+_TOOL_RE = re.compile(re.escape(TOOL_OPEN) + r"\s*(.*?)\s*" + re.escape(TOOL_CLOSE), re.S)
+
+
+@dataclass
+class Completion:
+    """One finished reply, with what a user should be warned about."""
+
+    id: str
+    model: str
+    content: str | None
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    schema_error: str | None = None  # a json_schema violation (an error in a batch)
+    error: str | None = None  # finish_reason "error": the generation failed inside llama.cpp
+    cached_tokens: int = 0  # prompt tokens whose KV was reused
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Decode speed: tokens after the first over the time after the first, as
+        llama.cpp's own tools count it (the first token comes from the prompt pass)."""
+        decode = self.seconds - (self.first_token_seconds or 0.0)
+        if self.completion_tokens > 1 and decode > 0:
+            return (self.completion_tokens - 1) / decode
+        return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def prompt_seconds(self) -> float:
+        return self.first_token_seconds or 0.0
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+    def to_openai(self) -> dict[str, Any]:
+        """OpenAI's chat.completion object."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": self.finish_reason,
+                    "logprobs": None,
+                }
+            ],  # fmt: skip
+            "usage": self.usage(),
+        }
+
+
+def json_warning(
+    messages: list[dict[str, Any]], params: GenerationParams, system: str | None = None
+) -> str | None:
+    """The reference: JSON mode also needs the prompt (or system prompt) to ask for JSON."""
+    if (params.response_format or {}).get("type") != "json_object":
+        return None
+    texts = [str(m.get("content") or "") for m in messages] + [system or ""]
+    if any("json" in t.lower() for t in texts):
+        return None
+    return "response_format json_object is set but no message mentions JSON; say so in the prompt"
+
+
+def extract_tool_calls(comp: Completion, params: GenerationParams) -> None:
+    text = comp.content or ""
+    calls = []
+    by_name = {t["function"]["name"]: t["function"] for t in params.tools or []}
+    for m in _TOOL_RE.finditer(text):
+        try:
+            call = json.loads(m.group(1))
+        except json.JSONDecodeError:
+            comp.warnings.append("the model wrote a tool call that is not valid JSON")
+            continue
+        name, args = call.get("name"), call.get("arguments", {})
+        schema = (by_name.get(name) or {}).get("parameters")
+        if name not in by_name:
+            comp.warnings.append(f"the model called an unknown tool {name!r}")
+        elif schema and (err := _schema_error(args, schema)):
+            comp.warnings.append(f"tool call {name}: arguments do not follow the schema: {err}")
+        calls.append(
+            {
+                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
+            }
+        )
+    if calls:
+        rest = _TOOL_RE.sub("", text).strip()
+        comp.content = rest or None
+        comp.tool_calls = calls
+        comp.finish_reason = "tool_calls"
+    elif TOOL_OPEN in text and comp.finish_reason == "length":
+        comp.warnings.append("max_tokens cut the tool call short")
+
+
+def check_json(comp: Completion, params: GenerationParams, fmt: str) -> None:
+    try:
+        value = json.loads(comp.content or "")
+    except json.JSONDecodeError:
+        if comp.finish_reason == "length":
+            comp.warnings.append("max_tokens cut the JSON short: the output does not parse")
+        else:
+            comp.warnings.append("the output does not parse as JSON")
+        return
+    if fmt == "json_schema":
+        schema = params.response_format["json_schema"]["schema"]  # type: ignore[index]
+        if err := _schema_error(value, schema):
+            comp.schema_error = f"the output does not follow the JSON Schema: {err}"
+            comp.warnings.append(comp.schema_error)
+
+
+def _schema_error(value: Any, schema: dict[str, Any]) -> str | None:
+    import jsonschema
+
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError as e:
+        return e.message
+    return None
