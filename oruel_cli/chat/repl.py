@@ -32,6 +32,7 @@ from .state import ChatSession, reply_room
 
 if TYPE_CHECKING:  # the engine loads llama.cpp: imported when a chat runs, not for its tests
     from ..backends.local import LocalBackend, LocalHandle
+    from ..backends.remote import RemoteBackend, RemoteHandle
     from ..engine.completion import Completion
     from ..engine.engine import Request
 
@@ -65,12 +66,13 @@ def read_message(read: Callable[[bool], str]) -> str:
     return "\n".join(lines)
 
 
-def stats_line(comp: Completion, ctx: int, width: int | None = None) -> str:
+def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> str:
     """Tokens, decode speed, time to first token, prompt tokens new and
-    cached, context used, finish reason; in fewer words when the full line
-    would not fit `width` (a terminal's: a wrapped stats line reads badly)."""
+    cached, context used (unless `ctx` is None: a remote server's is not
+    known), finish reason; in fewer words when the full line would not fit
+    `width` (a terminal's: a wrapped stats line reads badly)."""
     new, cached = comp.prompt_tokens - comp.cached_tokens, comp.cached_tokens
-    used = (comp.prompt_tokens + comp.completion_tokens) / ctx
+    used = (comp.prompt_tokens + comp.completion_tokens) / (ctx or 1)
     first = comp.first_token_seconds
     head = f"{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s"
     ttft = ("first token {:.2f} s", "first {:.2f} s")
@@ -87,7 +89,8 @@ def stats_line(comp: Completion, ctx: int, width: int | None = None) -> str:
     line = ""
     for first_fmt, prompt, context, finish in forms:
         when = first_fmt.format(first) if first is not None else "no token"
-        line = " · ".join([head, when, prompt, context, finish + comp.finish_reason])
+        parts = [head, when, prompt, context] if ctx else [head, when, prompt]
+        line = " · ".join([*parts, finish + comp.finish_reason])
         if width is None or len(line) <= width:
             break
     return line
@@ -210,12 +213,14 @@ def _completer() -> Any:
 
 
 class Chat:
-    """One interactive (or piped) chat over a loaded local backend."""
+    """One interactive (or piped) chat over a loaded local backend, or a remote
+    one (`--endpoint`: the server has the tokenizer, so the history is trimmed
+    when the server says it does not fit, one exchange at a time)."""
 
     def __init__(
         self,
         session: ChatSession,
-        backend: LocalBackend,
+        backend: LocalBackend | RemoteBackend,
         target: Any,  # loader.Target: shown by /params
         reader: LineReader | TerminalReader,
     ) -> None:
@@ -230,6 +235,15 @@ class Chat:
     @property
     def model_name(self) -> str:
         return self.backend.model_name
+
+    @property
+    def remote(self) -> bool:
+        return not hasattr(self.backend, "prepare")
+
+    @property
+    def ctx(self) -> int | None:
+        """Tokens per sequence; None on a remote server (not known here)."""
+        return None if self.remote else self.backend.ctx_slot  # type: ignore[union-attr]
 
     # -- output (stderr: everything but replies) -----------------------------------
 
@@ -254,7 +268,8 @@ class Chat:
 
     def banner(self) -> None:
         preset = self.session.params.preset_name
-        head = f"oruel chat · {self.model_name} · context {self.backend.ctx_slot} tokens"
+        where = f"context {self.ctx} tokens" if self.ctx else f"at {self.backend.path}"
+        head = f"oruel chat · {self.model_name} · {where}"
         self.err.print(
             f"[bold]{_escape(head)}[/]" + (f" · preset {_escape(preset)}" if preset else ""),
             highlight=False,
@@ -337,10 +352,10 @@ class Chat:
                 if stop.requested:  # Ctrl-C before anything was generated
                     self.dim("interrupted: nothing sent")
                     return
-                from ..backends.local import LocalHandle
-
-                handle = LocalHandle(self.backend.submit(req), self.model_name)
-                stop.attach(handle.cancel)
+                handle = self._submit(req, stop)
+                if handle is None:  # a remote request: Ctrl-C before an endpoint answered
+                    self.dim("interrupted: nothing sent")
+                    return
                 comp = self._show(handle)
                 if comp.error is not None:
                     self.error(f"the generation failed: {comp.error}")
@@ -349,7 +364,7 @@ class Chat:
                 s.add_reply(comp.content, comp.tool_calls, cut)
                 done = True
                 width = self.err.width if self.err.is_terminal else None
-                self.dim(stats_line(comp, self.backend.ctx_slot, width))
+                self.dim(stats_line(comp, self.ctx, width))
                 if cut:
                     self.dim(CUT_NOTE)
                 if self.interactive:
@@ -380,10 +395,13 @@ class Chat:
             for s, h in previous.items():
                 signal.signal(s, h)
 
-    def _prepare(self) -> Request:
+    def _prepare(self) -> Request | None:
         """The request for the conversation's window, after dropping the oldest
         exchanges if it outgrows the context less the room kept for the reply;
-        a message that alone does not fit raises RuntimeFailure."""
+        a message that alone does not fit raises RuntimeFailure. None for a
+        remote backend: `_submit` sends the window as it is."""
+        if self.remote:
+            return None
         p = self.session.params
         params, system = p.params, p.resolved.system
         ctx = self.backend.ctx_slot
@@ -417,7 +435,45 @@ class Chat:
             self.notice(f"this message leaves {ctx - len(req.tokens)} tokens for the reply")
         return req
 
-    def _show(self, handle: LocalHandle) -> Completion:
+    def _submit(self, req: Request | None, stop: Stop) -> LocalHandle | RemoteHandle | None:
+        """Start the request (local: the prepared one). A remote server that
+        answers that the conversation does not fit its context gets it again
+        without the oldest exchange, until only the newest is left; None when
+        a Ctrl-C came before an endpoint answered."""
+        if req is not None:
+            from ..backends.local import LocalHandle
+
+            local = LocalHandle(self.backend.submit(req), self.model_name)  # type: ignore[union-attr]
+            stop.attach(local.cancel)
+            return local
+        from ..backends.remote_errors import RemoteFailure
+
+        s, p = self.session, self.session.params
+        dropped = 0
+        while True:
+            handle = self.backend.start(s.window(), p.params, p.resolved.system)
+            stop.attach(handle.cancel)
+            try:
+                handle.wait_open()  # type: ignore[union-attr]
+            except RemoteFailure as e:
+                starts = [
+                    i for i in range(s.start, len(s.messages)) if s.messages[i]["role"] == "user"
+                ]
+                if len(starts) < 2 or not any(err.context_too_long for err in e.errors):
+                    raise
+                s.start = starts[1]
+                dropped += 1
+                continue
+            break
+        if dropped:
+            plural = "s" if dropped != 1 else ""
+            self.notice(
+                f"dropped the {dropped} oldest exchange{plural}: the server said the "
+                "conversation does not fit its context"
+            )
+        return None if stop.requested else handle  # type: ignore[return-value]
+
+    def _show(self, handle: LocalHandle | RemoteHandle) -> Completion:
         """Stream the reply (Markdown in a terminal), or show it whole when tool
         calls are possible (their raw text is not for reading) or when piped
         without `stream`."""

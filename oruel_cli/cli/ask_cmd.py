@@ -56,7 +56,7 @@ def ask(
     from ..config import load_config
     from ..logs.conversation import carry_on
     from ..resolve import ParamResolver
-    from .session import check_no_endpoint, show_params, stop_signals
+    from .session import RemoteTarget, open_remote, show_params, stop_signals
 
     config = load_config()
     conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
@@ -64,19 +64,27 @@ def ask(
     resolver = ParamResolver(config, opts.preset, opts.flag_params(), system or conv.system, layer)
     resolved = resolver.resolve()
     runtime_flags = opts.runtime_flags()
-    check_no_endpoint(opts)
+    remote = open_remote(opts, config, resolved.params.tier, runtime_flags)
     text = read_prompt(prompt)
-    from ..engine.loader import resolve_target
+    if remote is None:
+        from ..engine.loader import resolve_target
 
-    target = resolve_target(config, conv.model(opts.model), runtime_flags, resolved.params.tier)
+        tier = resolved.params.tier
+        target = resolve_target(config, conv.model(opts.model), runtime_flags, tier)
+    else:
+        target = RemoteTarget(remote)
     if opts.show_params:
         show_params(resolved.effective, target)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
     with stop_signals() as stop:
-        from ..backends.local import LocalBackend
         from .session import generate_reply, has_tools
 
-        with LocalBackend.load(target, opts.verbose, size_to_first=True) as backend:
+        backend = remote
+        if backend is None:
+            from ..backends.local import LocalBackend
+
+            backend = LocalBackend.load(target, opts.verbose, size_to_first=True)
+        with backend:
             if stop.requested:
                 raise Interrupted()
             tools = has_tools(resolved.params)

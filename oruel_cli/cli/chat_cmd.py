@@ -20,22 +20,28 @@ def chat(
     """Chat with a model: replies stream as Markdown; /help lists the commands."""
     from ..chat.state import ChatParams, ChatSession
     from ..config import data_dir, load_config
-    from .session import check_no_endpoint, show_params, stop_signals, warn
+    from .session import RemoteTarget, open_remote, show_params, stop_signals, warn
 
     config = load_config()
     params = ChatParams(config, opts.preset, opts.flag_params(), system)
     runtime_flags = opts.runtime_flags()
-    check_no_endpoint(opts)
-    from ..engine.loader import resolve_target
+    remote = open_remote(opts, config, params.params.tier, runtime_flags)
+    if remote is None:
+        from ..engine.loader import resolve_target
 
-    target = resolve_target(config, opts.model, runtime_flags, params.params.tier)
+        target = resolve_target(config, opts.model, runtime_flags, params.params.tier)
+    else:
+        target = RemoteTarget(remote)
     if opts.show_params:
         show_params(params.resolved.effective, target)
     with stop_signals() as stop:  # a Ctrl-C while loading: exit 130, no traceback
-        from ..backends.local import LocalBackend
         from ..chat.repl import Chat, LineReader, TerminalReader
 
-        backend = LocalBackend.load(target, opts.verbose)
+        backend = remote
+        if backend is None:
+            from ..backends.local import LocalBackend
+
+            backend = LocalBackend.load(target, opts.verbose)
     with backend:
         if stop.requested:
             raise Interrupted()

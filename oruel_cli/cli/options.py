@@ -234,6 +234,15 @@ class CommonOptions:
         str | None,
         typer.Option("--api-key", metavar=TEXT, help="Key for --endpoint.", rich_help_panel=E),
     ] = None  # noqa: E501
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            help="Seconds a remote request may take (default 600).",
+            rich_help_panel=E,
+        ),
+    ] = None  # noqa: E501
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Keep this command's replies out of the log.")
     ] = False  # noqa: E501

@@ -19,14 +19,67 @@ from ..render import MarkdownStream, err_console, markdown, out_console, rich_st
 from ..resolve import Resolved
 
 
-def check_no_endpoint(opts: Any) -> None:
+def check_no_endpoint(opts: Any, what: str = "this command") -> None:
+    """For what runs on the local engine only (--sweep, --demo): --endpoint is refused."""
     if opts.endpoint:
-        raise UsageError("--endpoint is not available in this version; run without it")
+        raise UsageError(f"{what} runs on the local engine: it does not take --endpoint")
+
+
+def open_remote(
+    opts: Any, config: Any, tier: str, runtime_flags: dict[str, Any], model: str | None = None
+) -> Any:
+    """The RemoteBackend of --endpoint (or the config's endpoints), else None (a
+    local model). RUNTIME flags given with it get one notice: they do nothing there."""
+    from ..backends.endpoints import (
+        model_flag_name,
+        parse_timeout,
+        resolve_endpoints,
+        runtime_notice,
+    )
+
+    timeout = parse_timeout(opts.timeout)
+    endpoints = resolve_endpoints(opts.endpoint, opts.api_key, config, tier)
+    if not endpoints:
+        if opts.api_key is not None or opts.timeout is not None:
+            raise UsageError(
+                "--api-key and --timeout go with --endpoint (or the config's endpoints)"
+            )
+        return None
+    if notice := runtime_notice(runtime_flags):
+        warn(notice)
+    from ..backends.remote import RemoteBackend
+
+    return RemoteBackend(endpoints, model_flag_name(model or opts.model, config, tier), timeout)
+
+
+class RemoteTarget:
+    """What --show-params, /params and the log show for a remote backend in place
+    of a model file and its runtime: the endpoints (the log: the one that answered)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.runtime = self
+
+    @property
+    def path(self) -> str:
+        return self.backend.path
+
+    def model_line(self) -> str:
+        return f"model = {self.backend.model_flag or '(each endpoint: below)'}"
+
+    def lines(self) -> list[str]:
+        out = []
+        for ep in self.backend.endpoints:
+            model = ep.model or self.backend.model_flag or "the first the server lists"
+            out.append(f"endpoint = {ep.url} (model: {model})")
+        out.append(f"timeout = {self.backend.timeout:g} s")
+        return out
 
 
 def show_params(effective: Effective, target: Any) -> None:
     """--show-params: each parameter with its source, then the runtime settings."""
-    lines = effective.lines() + [f"model = {target.path}"] + target.runtime.lines()
+    model = target.model_line() if hasattr(target, "model_line") else f"model = {target.path}"
+    lines = effective.lines() + [model] + target.runtime.lines()
     print("\n".join(lines), file=sys.stderr)
 
 

@@ -39,7 +39,7 @@ def run_demo(
     values = list(DEFAULT_VALUES[name] if values is None else values)
     variants = [resolver.resolve(line={name: v}).params for v in values]
     runtime_flags = opts.runtime_flags()
-    check_no_endpoint(opts)
+    check_no_endpoint(opts, "--demo")
 
     from ..engine.loader import resolve_target
 

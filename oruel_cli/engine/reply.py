@@ -107,7 +107,7 @@ def extract_tool_calls(comp: Completion, params: GenerationParams) -> None:
         schema = (by_name.get(name) or {}).get("parameters")
         if name not in by_name:
             comp.warnings.append(f"the model called an unknown tool {name!r}")
-        elif schema and (err := _schema_error(args, schema)):
+        elif schema and (err := schema_error(args, schema)):
             comp.warnings.append(f"tool call {name}: arguments do not follow the schema: {err}")
         calls.append(
             {
@@ -136,12 +136,12 @@ def check_json(comp: Completion, params: GenerationParams, fmt: str) -> None:
         return
     if fmt == "json_schema":
         schema = params.response_format["json_schema"]["schema"]  # type: ignore[index]
-        if err := _schema_error(value, schema):
+        if err := schema_error(value, schema):
             comp.schema_error = f"the output does not follow the JSON Schema: {err}"
             comp.warnings.append(comp.schema_error)
 
 
-def _schema_error(value: Any, schema: dict[str, Any]) -> str | None:
+def schema_error(value: Any, schema: dict[str, Any]) -> str | None:
     import jsonschema
 
     try:

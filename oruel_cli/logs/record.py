@@ -32,6 +32,8 @@ class ModelId:
 
     @classmethod
     def of(cls, path: Path | str, name: str | None = None) -> ModelId:
+        if isinstance(path, str) and "://" in path:  # a remote endpoint: its URL, no file
+            return cls(name or path, path, None, None)
         p = Path(path)
         try:
             size: int | None = p.stat().st_size

@@ -35,7 +35,7 @@ def run_sweep(
     resolver = ParamResolver(config, opts.preset, flags, system)
     variants = plan(resolver, axes, flags)
     runtime_flags = opts.runtime_flags()
-    check_no_endpoint(opts)
+    check_no_endpoint(opts, "--sweep")
     text = read_prompt(prompt)
     target = _one_target(config, opts.model, runtime_flags, variants)
     names = differing(variants)

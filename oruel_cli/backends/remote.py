@@ -1,0 +1,467 @@
+"""The remote backend: the same chat requests, sent to OpenAI-compatible servers
+(oruel serve, vLLM, llama-server, a hosted API) through the official client.
+
+A reply comes back as the same `Completion` the local engine gives (usage,
+finish reason, tool calls, time to first token), so ask and chat print it
+the same way. ask and chat stream: the HTTP stream is read on a thread of
+its own, so the command's thread only waits on a queue and a Ctrl-C is seen
+at once (a cancel stops the reading and closes the stream, which tells the
+server to stop). Before any text has come, a connection error, a timeout,
+429 or 5xx moves on to the next endpoint (failover); any other refusal is
+the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from ..engine.reply import Completion, check_json, extract_tool_calls, schema_error
+from ..engine.template import TOOL_OPEN
+from ..params.model import GenerationParams
+from .endpoints import DEFAULT_TIMEOUT, Endpoint
+from .remote_errors import RemoteError, RemoteFailure, from_openai
+
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a dead host is known quickly
+NO_KEY = "no-key"  # the client needs some key; a server without auth ignores it
+_POLL = 0.05  # seconds between looks at the cancel flag while waiting for text
+
+
+def request_fields(
+    messages: list[dict[str, Any]], params: GenerationParams, system: str | None
+) -> dict[str, Any]:
+    """The create() keyword arguments for one request, model and stream aside.
+
+    Every parameter that is set is sent; "off" is sent explicitly (top_k 0,
+    min_p 0, the neutral penalties) so a server's own defaults (llama-server's
+    top_k 40, min_p 0.05) do not leak in; repetition_penalty goes under both
+    names (vLLM reads repetition_penalty, llama-server repeat_penalty). The
+    fields OpenAI's API does not define travel in the extra body.
+    """
+    sent = list(messages)
+    if system and not any(m.get("role") == "system" for m in sent):
+        sent.insert(0, {"role": "system", "content": system})
+    kw: dict[str, Any] = {
+        "messages": sent,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "frequency_penalty": params.frequency_penalty,
+        "presence_penalty": params.presence_penalty,
+    }
+    if params.seed is not None:
+        kw["seed"] = params.seed
+    if params.max_tokens is not None:
+        kw["max_tokens"] = params.max_tokens
+    if params.stop:
+        kw["stop"] = list(params.stop)
+    if params.response_format is not None:
+        kw["response_format"] = params.response_format
+    if params.tools:
+        kw["tools"] = params.tools
+    if params.tool_choice is not None:
+        kw["tool_choice"] = params.tool_choice
+    extra: dict[str, Any] = {
+        "top_k": params.top_k if params.top_k is not None else 0,
+        "min_p": params.min_p if params.min_p is not None else 0.0,
+        "repetition_penalty": params.repetition_penalty,
+        "repeat_penalty": params.repetition_penalty,
+    }
+    if params.tier != "standard":
+        extra["tier"] = params.tier
+    kw["extra_body"] = extra
+    return kw
+
+
+def finalize(comp: Completion, params: GenerationParams) -> Completion:
+    """The checks the local engine makes on a reply, made on a remote one: tool
+    calls (parsed from text if the server left them there), JSON and its schema."""
+    if params.tools and params.tool_choice != "none":
+        if comp.tool_calls:
+            _check_calls(comp, params)
+            comp.finish_reason = "tool_calls"
+        elif TOOL_OPEN in (comp.content or ""):
+            extract_tool_calls(comp, params)
+        return comp
+    fmt = (params.response_format or {}).get("type", "text")
+    if fmt in ("json_object", "json_schema"):
+        check_json(comp, params, fmt)
+    return comp
+
+
+def _check_calls(comp: Completion, params: GenerationParams) -> None:
+    by_name = {t["function"]["name"]: t["function"] for t in params.tools or []}
+    for call in comp.tool_calls:
+        fn = call.get("function") or {}
+        name = fn.get("name")
+        if name not in by_name:
+            comp.warnings.append(f"the model called an unknown tool {name!r}")
+            continue
+        try:
+            args = json.loads(fn.get("arguments") or "{}")
+        except json.JSONDecodeError:
+            comp.warnings.append(f"tool call {name}: the arguments are not valid JSON")
+            continue
+        schema = by_name[name].get("parameters")
+        if schema and (err := schema_error(args, schema)):
+            comp.warnings.append(f"tool call {name}: arguments do not follow the schema: {err}")
+
+
+class StreamReply:
+    """A streamed reply put together chunk by chunk (text, tool calls, usage)."""
+
+    def __init__(self, model: str, started: float) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.model = model
+        self.started = started
+        self.first: float | None = None
+        self.parts: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: Any = None
+        self.timings: Any = None
+        self.chunks = 0  # chunks that carried text: the token count when no usage comes
+
+    def add(self, chunk: Any) -> str:
+        """Take one chunk; the text it adds."""
+        if chunk.id:
+            self.id = chunk.id
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        extra = chunk.model_extra or {}
+        if extra.get("timings") is not None:
+            self.timings = extra["timings"]
+        text = ""
+        for choice in chunk.choices or []:
+            delta = choice.delta
+            if delta is not None:
+                if delta.content:
+                    text += delta.content
+                for tc in delta.tool_calls or []:
+                    self._add_call(tc)
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+        if text or (self.calls and self.first is None):
+            if self.first is None:
+                self.first = time.perf_counter()
+            if text:
+                self.parts.append(text)
+                self.chunks += 1
+        return text
+
+    def _add_call(self, tc: Any) -> None:
+        call = self.calls.setdefault(
+            tc.index or 0,
+            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+        )
+        if tc.id:
+            call["id"] = tc.id
+        fn = tc.function
+        if fn is not None:
+            if fn.name:
+                call["function"]["name"] += fn.name
+            if fn.arguments:
+                call["function"]["arguments"] += fn.arguments
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def completion(self, finish_reason: str | None = None, error: str | None = None) -> Completion:
+        now = time.perf_counter()
+        calls = []
+        for i in sorted(self.calls):
+            call = self.calls[i]
+            calls.append({**call, "id": call["id"] or f"call_{uuid.uuid4().hex[:24]}"})
+        prompt, completion, cached = usage_numbers(self.usage, self.timings, self.chunks)
+        text = self.text
+        return Completion(
+            id=self.id,
+            model=self.model,
+            content=text if text or not calls else None,
+            finish_reason=finish_reason or self.finish_reason or "stop",
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            seconds=now - self.started,
+            first_token_seconds=None if self.first is None else self.first - self.started,
+            tool_calls=calls,
+            error=error,
+            cached_tokens=cached,
+        )
+
+
+def usage_numbers(usage: Any, timings: Any = None, counted: int = 0) -> tuple[int, int, int]:
+    """Prompt, completion and cached prompt tokens from a usage object (OpenAI's
+    prompt_tokens_details.cached_tokens, or llama-server's timings.cache_n)."""
+    if usage is None:
+        return 0, counted, 0
+    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion = int(getattr(usage, "completion_tokens", 0) or 0)
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
+    if not cached and isinstance(timings, dict):
+        cached = int(timings.get("cache_n") or 0)
+    return prompt, completion, cached
+
+
+def completion_from_response(
+    resp: Any, model: str, params: GenerationParams, seconds: float
+) -> Completion:
+    """A whole (not streamed) chat.completion as a Completion, checked."""
+    choice = resp.choices[0] if resp.choices else None
+    message = choice.message if choice is not None else None
+    calls = [c.model_dump(exclude_none=True) for c in (message.tool_calls or [])] if message else []
+    timings = (resp.model_extra or {}).get("timings")
+    prompt, completion, cached = usage_numbers(resp.usage, timings)
+    comp = Completion(
+        id=resp.id or f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        model=resp.model or model,
+        content=message.content if message is not None else None,
+        finish_reason=(choice.finish_reason if choice is not None else None) or "stop",
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        seconds=seconds,
+        tool_calls=calls,
+        cached_tokens=cached,
+    )
+    return finalize(comp, params)
+
+
+class RemoteBackend:
+    """One or more endpoints, tried in order; a client per endpoint, shared by threads."""
+
+    def __init__(
+        self,
+        endpoints: list[Endpoint],
+        model_flag: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not endpoints:
+            raise ValueError("a remote backend needs at least one endpoint")
+        self.endpoints = endpoints
+        self.model_flag = model_flag
+        self.timeout = timeout
+        self.last_url = endpoints[0].url  # the endpoint that answered last
+        self._clients: dict[str, Any] = {}
+        self._models: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        ep = self.endpoint(self.last_url)
+        return ep.model or self.model_flag or self._models.get(ep.url) or "remote"
+
+    @property
+    def path(self) -> str:
+        """What the log records in place of a model file: the endpoint's URL."""
+        return self.last_url
+
+    def endpoint(self, url: str) -> Endpoint:
+        return next(e for e in self.endpoints if e.url == url)
+
+    def client(self, ep: Endpoint) -> Any:
+        with self._lock:
+            found = self._clients.get(ep.url)
+            if found is None:
+                import openai
+
+                found = openai.OpenAI(
+                    base_url=ep.url,
+                    api_key=ep.api_key or NO_KEY,
+                    max_retries=0,  # retries are oruel's: elsewhere, with backoff
+                    timeout=openai.Timeout(
+                        self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)
+                    ),
+                )
+                self._clients[ep.url] = found
+            return found
+
+    def model_for(self, ep: Endpoint, line_model: str | None = None) -> str:
+        """The model name to send to `ep` (see endpoints.py); RemoteError if the
+        server must be asked and cannot answer."""
+        name = line_model or ep.model or self.model_flag or self._models.get(ep.url)
+        if name:
+            return name
+        listed = self.list_models(ep)
+        if not listed:
+            raise RemoteError(
+                ep.url, "status", "the server lists no model (GET /v1/models); give --model",
+                status=404,
+            )  # fmt: skip
+        with self._lock:
+            self._models[ep.url] = listed[0]
+        return listed[0]
+
+    def list_models(self, ep: Endpoint) -> list[str]:
+        """GET /v1/models: the ids the server serves (also the probe of a batch job)."""
+        try:
+            page = self.client(ep).models.list()
+            return [m.id for m in page.data]
+        except RemoteError:
+            raise
+        except Exception as e:
+            raise from_openai(e, ep.url) from None
+
+    def start(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        system: str | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> RemoteHandle:
+        return RemoteHandle(self, request_fields(messages, params, system), params)
+
+    def send(
+        self, ep: Endpoint, fields: dict[str, Any], params: GenerationParams, line_model: str | None
+    ) -> Completion:
+        """One whole (not streamed) request to one endpoint: a batch line's attempt.
+        RemoteError when it fails."""
+        model = self.model_for(ep, line_model)
+        t0 = time.perf_counter()
+        try:
+            resp = self.client(ep).chat.completions.create(model=model, **fields)
+        except Exception as e:
+            raise from_openai(e, ep.url) from None
+        return completion_from_response(resp, model, params, time.perf_counter() - t0)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            try:
+                c.close()
+            except Exception:  # closing is best effort
+                pass
+
+    def __enter__(self) -> RemoteBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RemoteHandle:
+    """One streamed request: the endpoints in order until one answers."""
+
+    def __init__(self, backend: RemoteBackend, fields: dict[str, Any], params: GenerationParams):
+        self.backend = backend
+        self.params = params
+        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self._fields = fields
+        self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._cancelled = threading.Event()
+        self._reply: StreamReply | None = None
+        self._result: Completion | None = None
+        self._failure: RemoteFailure | None = None
+        self._ended = False
+        self._opened = threading.Event()
+        threading.Thread(target=self._read, daemon=True, name="oruel-remote").start()
+
+    # -- the reading thread --------------------------------------------------------------
+
+    def _read(self) -> None:
+        errors: list[RemoteError] = []
+        for ep in self.backend.endpoints:
+            if self._cancelled.is_set():
+                break
+            try:
+                outcome = self._try(ep)
+            except RemoteError as e:
+                errors.append(e)
+                if e.retryable or e.endpoint_unusable:
+                    continue  # nothing shown yet: the next endpoint
+                break
+            if outcome is not None:
+                self.backend.last_url = ep.url
+                self._events.put(("end", outcome))
+                self._opened.set()
+                return
+            return  # cancelled while streaming
+        if errors:
+            self._failure = RemoteFailure(errors)
+            self._opened.set()
+            self._events.put(("fail", self._failure))
+
+    def _try(self, ep: Endpoint) -> Completion | None:
+        """Stream from one endpoint; RemoteError if it failed before any text came
+        (a failure after that ends the reply with an error)."""
+        model = self.backend.model_for(ep)
+        started = time.perf_counter()
+        try:
+            stream = self.backend.client(ep).chat.completions.create(
+                model=model, stream=True, stream_options={"include_usage": True}, **self._fields
+            )
+        except Exception as e:
+            raise from_openai(e, ep.url) from None
+        reply = StreamReply(model, started)
+        self._reply = reply
+        self._opened.set()
+        try:
+            for chunk in stream:
+                text = reply.add(chunk)
+                if text:
+                    self._events.put(("text", text))
+                if self._cancelled.is_set():
+                    return None
+        except Exception as e:
+            err = e if isinstance(e, RemoteError) else from_openai(e, ep.url)
+            if not reply.parts and not reply.calls and err.retryable:
+                self._reply = None
+                raise err from None
+            return reply.completion(error=err.describe())
+        finally:
+            try:
+                stream.close()  # a cancel: the server sees the client go and frees its slot
+            except Exception:
+                pass
+        return finalize(reply.completion(), self.params)
+
+    # -- the caller's side ---------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[str]:
+        """The text as it comes; RemoteFailure if every endpoint failed."""
+        while not self._ended:
+            if self._cancelled.is_set():
+                self._ended = True
+                return
+            try:
+                kind, value = self._events.get(timeout=_POLL)
+            except queue.Empty:
+                continue
+            if kind == "text":
+                yield value
+            elif kind == "end":
+                self._result, self._ended = value, True
+            else:
+                self._ended = True
+                raise value
+
+    def wait_open(self) -> None:
+        """Wait until an endpoint has answered with a stream, or all failed (then
+        raise their RemoteFailure); a cancel returns at once."""
+        while not self._opened.wait(_POLL):
+            if self._cancelled.is_set():
+                return
+        if self._failure is not None:
+            raise self._failure
+
+    def cancel(self) -> None:
+        """Stop reading (safe in a signal handler: it only sets a flag)."""
+        self._cancelled.set()
+
+    def result(self) -> Completion:
+        for _ in self:
+            pass
+        if self._result is not None:
+            return self._result
+        if self._failure is not None:
+            raise self._failure
+        reply = self._reply or StreamReply(self.backend.model_name, time.perf_counter())
+        return reply.completion(finish_reason="cancelled")
