@@ -43,18 +43,21 @@ def run(
     from ..batch.reader import count_lines, read_batch
     from ..config import load_config
     from ..resolve import ParamResolver
-    from .session import check_no_endpoint, show_params, stop_signals, warn
+    from .session import open_remote, show_params, stop_signals, warn
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params())
     job_params = resolver.resolve()
     runtime_flags = opts.runtime_flags()
     n_slots = _parallel(parallel)
-    check_no_endpoint(opts)
+    remote = open_remote(opts, config, job_params.params.tier, runtime_flags)
     if not input.is_file():
         raise UsageError(f"input file not found: {input}")
     out_path = None if output == "-" else Path(output) if output else default_output(input)
     done_ids = prepare_output(out_path, resume, overwrite, input_path=input)
+    if remote is not None:
+        _run_remote(remote, resolver, opts, input, out_path, done_ids, n_slots, job_params)
+        return
 
     from ..backends.local import LocalBackend
     from ..engine.loader import SLOT_CTX_CAP, resolve_target
@@ -90,6 +93,43 @@ def run(
     if stats.interrupted:
         raise Interrupted()
     if stats.failed:
+        raise typer.Exit(1)
+
+
+def _run_remote(remote, resolver, opts, input, out_path, done_ids, n_slots, job_params) -> None:  # noqa: ANN001
+    """The job on --endpoint servers (oruel_cli/fleet/): the same records, resume,
+    progress and summary as a local job; exit 1 when a line failed or every
+    endpoint stayed down, 130 when interrupted."""
+    from ..batch.output import ResultWriter
+    from ..batch.reader import count_lines, read_batch
+    from ..fleet.job import FleetJob
+    from .session import RemoteTarget, show_params, warn
+
+    if opts.show_params:
+        show_params(job_params.effective, RemoteTarget(remote))
+        print(
+            f"parallel = {n_slots} per endpoint (unless the config gives its own)", file=sys.stderr
+        )
+    progress = _Progress(count_lines(input))
+    try:
+        with remote, ResultWriter(out_path) as writer:
+            job = FleetJob(remote, resolver, writer, done_ids, n_slots, remote.timeout,
+                           on_progress=progress.update, notify=warn)  # fmt: skip
+            stats = job.run(read_batch(input))
+    finally:
+        progress.close()
+    _summary(stats, out_path)
+    from ..logs.jobs import log_job
+
+    urls = " ".join(ep.url for ep in remote.endpoints)
+    log_job(
+        resolver.config, opts.no_log, input, out_path, urls, job_params.effective, n_slots, stats
+    )
+    if w := stats.json_warning():
+        warn(w)
+    if stats.interrupted:
+        raise Interrupted()
+    if stats.failed or stats.stopped:
         raise typer.Exit(1)
 
 
@@ -161,12 +201,16 @@ class _Progress:
 def _summary(stats, out_path: Path | None) -> None:  # noqa: ANN001
     from rich.table import Table
 
-    from ..batch.job import summary_rows
+    from ..batch.stats import summary_rows
     from ..render import err_console
 
     title = "interrupted: run again with --resume to finish" if stats.interrupted else "done"
+    if stats.stopped and not stats.interrupted:
+        title = "stopped: run again with --resume to finish"
     table = Table(title=f"oruel run: {title}", show_header=False)
     for key, value in summary_rows(stats):
         table.add_row(key, str(value))
+    if stats.stopped:
+        table.add_row("stopped", stats.stopped)
     table.add_row("output", str(out_path) if out_path else "stdout")
     err_console().print(table)

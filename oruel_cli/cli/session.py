@@ -84,7 +84,9 @@ def show_params(effective: Effective, target: Any) -> None:
 
 
 def warn(text: str) -> None:
-    err_console().print(f"[yellow]warning:[/] {text}", highlight=False)
+    from rich.markup import escape
+
+    err_console().print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 @dataclass
