@@ -338,6 +338,6 @@ def test_a_piped_script_is_a_conversation(tmp_path: Path) -> None:
 
 
 def test_refusals_before_any_model_loads() -> None:
-    assert "--endpoint is not available" in cli_error("--endpoint", "http://x")
+    assert "invalid --endpoint 'x:1'" in cli_error("--endpoint", "x:1")
     assert "invalid temperature 'hot'" in cli_error("--temperature", "hot")
     assert "unknown preset" in cli_error("-p", "nosuch")

@@ -359,8 +359,18 @@ def test_empty_stdin_without_prompt(run_cli):
     assert "empty" in run_cli("ask").one_error()
 
 
-def test_endpoint_not_available(run_cli):
-    assert "--endpoint" in run_cli("ask", "--endpoint", "http://x/v1", "hi").one_error()
+def test_endpoint_usage_errors_come_before_anything_runs(run_cli, tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"prompt": "hi"}\n', encoding="utf-8")
+    for cmd in (("ask", "hi"), ("run", str(jobs))):
+        msg = run_cli(*cmd, "--endpoint", "gpu-1:8000").one_error()
+        assert msg.startswith("invalid --endpoint 'gpu-1:8000' (allowed: an http://")
+        msg = run_cli(*cmd, "--endpoint", "http://x/v1", "--timeout", "0").one_error()
+        assert msg.startswith("invalid --timeout '0'")
+        assert "go with --endpoint" in run_cli(*cmd, "--api-key", "k").one_error()
+    assert "--sweep runs on the local engine" in run_cli(
+        "ask", "--endpoint", "http://x/v1", "--sweep", "temperature=0,1", "hi"
+    ).one_error()
 
 
 @pytest.mark.parametrize("text, detail", [("", ": empty"), ("params: {top_k: 5}\n", "'name'")])

@@ -1,0 +1,111 @@
+"""A remote reply put together from OpenAI's own types (as the client parses a
+server's answer), into the Completion the local engine gives. No server."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from oruel_cli.backends.remote import StreamReply, completion_from_response, finalize
+from oruel_cli.engine.reply import Completion
+from oruel_cli.params.model import GenerationParams
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+
+
+def chunk(delta: dict | None = None, finish: str | None = None, usage: dict | None = None, **extra):  # noqa: ANN201
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return ChatCompletionChunk.model_validate(
+        {"id": "chatcmpl-r", "object": "chat.completion.chunk", "created": 1, "model": "srv",
+         "choices": choices, "usage": usage, **extra}
+    )  # fmt: skip
+
+
+def test_text_chunks_usage_and_timings_make_the_completion():
+    reply = StreamReply("asked", time.perf_counter())
+    texts = [
+        reply.add(chunk({"role": "assistant", "content": ""})),
+        reply.add(chunk({"content": "Hello"})),
+        reply.add(chunk({"content": ", world"}, finish="length")),
+        reply.add(
+            chunk(
+                usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11,
+                       "prompt_tokens_details": {"cached_tokens": 4}},
+                timings={"cache_n": 4},
+            )
+        ),
+    ]  # fmt: skip
+    assert texts == ["", "Hello", ", world", ""]
+    comp = reply.completion()
+    assert (comp.id, comp.model, comp.content, comp.finish_reason) == (
+        "chatcmpl-r", "srv", "Hello, world", "length",
+    )  # fmt: skip
+    assert (comp.prompt_tokens, comp.completion_tokens, comp.cached_tokens) == (9, 2, 4)
+    assert comp.first_token_seconds is not None and comp.seconds >= comp.first_token_seconds
+    assert comp.to_openai()["usage"] == {
+        "prompt_tokens": 9,
+        "completion_tokens": 2,
+        "total_tokens": 11,
+    }
+
+
+def test_without_usage_the_text_chunks_are_counted():
+    reply = StreamReply("m", time.perf_counter())
+    for t in ("a", "b", "c"):
+        reply.add(chunk({"content": t}))
+    comp = reply.completion(finish_reason="cancelled")
+    assert (comp.completion_tokens, comp.finish_reason, comp.content) == (3, "cancelled", "abc")
+
+
+def test_streamed_tool_calls_are_joined_and_checked():
+    reply = StreamReply("m", time.perf_counter())
+    reply.add(chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                      "function": {"name": "get_weather", "arguments": ""}}]}))  # fmt: skip
+    reply.add(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]}))
+    reply.add(chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Paris"}'}}]}))
+    reply.add(chunk({}, finish="tool_calls"))
+    params = GenerationParams(tools=TOOLS, tool_choice="auto")
+    comp = finalize(reply.completion(), params)
+    assert comp.content is None and comp.finish_reason == "tool_calls" and not comp.warnings
+    (call,) = comp.tool_calls
+    assert call["id"] == "call_1" and json.loads(call["function"]["arguments"]) == {"city": "Paris"}
+
+
+def test_tool_calls_left_in_the_text_are_parsed_as_the_local_engine_does():
+    comp = Completion(
+        id="c", model="m", content='<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>',
+        finish_reason="stop", prompt_tokens=1, completion_tokens=1, seconds=0.1,
+    )  # fmt: skip
+    comp = finalize(comp, GenerationParams(tools=TOOLS, tool_choice="required"))
+    assert comp.finish_reason == "tool_calls" and comp.tool_calls
+    assert any("schema" in w for w in comp.warnings)  # city is required
+
+
+def test_a_whole_response_and_its_schema_check():
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}}
+    params = GenerationParams(
+        response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema}}
+    )
+    resp = ChatCompletion.model_validate(
+        {"id": "chatcmpl-w", "object": "chat.completion", "created": 1, "model": "srv",
+         "choices": [{"index": 0, "message": {"role": "assistant", "content": '{"n": 7}'},
+                      "finish_reason": "stop"}],
+         "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}}
+    )  # fmt: skip
+    comp = completion_from_response(resp, "asked", params, 0.5)
+    assert comp.content == '{"n": 7}' and comp.completion_tokens == 4 and comp.model == "srv"
+    assert comp.schema_error and "maximum" in comp.schema_error
