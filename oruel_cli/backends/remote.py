@@ -250,6 +250,7 @@ class RemoteBackend:
         self.last_url = endpoints[0].url  # the endpoint that answered last
         self._clients: dict[str, Any] = {}
         self._models: dict[str, str] = {}
+        self._asking: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @property
@@ -288,15 +289,19 @@ class RemoteBackend:
         name = line_model or ep.model or self.model_flag or self._models.get(ep.url)
         if name:
             return name
-        listed = self.list_models(ep)
-        if not listed:
-            raise RemoteError(
-                ep.url, "status", "the server lists no model (GET /v1/models); give --model",
-                status=404,
-            )  # fmt: skip
         with self._lock:
+            asking = self._asking.setdefault(ep.url, threading.Lock())
+        with asking:  # one GET per endpoint, however many threads start at once
+            if ep.url in self._models:
+                return self._models[ep.url]
+            listed = self.list_models(ep)
+            if not listed:
+                raise RemoteError(
+                    ep.url, "status", "the server lists no model (GET /v1/models); give --model",
+                    status=404,
+                )  # fmt: skip
             self._models[ep.url] = listed[0]
-        return listed[0]
+            return listed[0]
 
     def list_models(self, ep: Endpoint) -> list[str]:
         """GET /v1/models: the ids the server serves (also the probe of a batch job)."""
