@@ -256,7 +256,7 @@ class RemoteBackend:
     @property
     def model_name(self) -> str:
         ep = self.endpoint(self.last_url)
-        return ep.model or self.model_flag or self._models.get(ep.url) or "remote"
+        return ep.model or self.model_flag or self._models.get(ep.url) or "the server's model"
 
     @property
     def path(self) -> str:
