@@ -368,12 +368,8 @@ def test_endpoint_usage_errors_come_before_anything_runs(run_cli, tmp_path):
         msg = run_cli(*cmd, "--endpoint", "http://x/v1", "--timeout", "0").one_error()
         assert msg.startswith("invalid --timeout '0'")
         assert "go with --endpoint" in run_cli(*cmd, "--api-key", "k").one_error()
-    assert (
-        "--sweep runs on the local engine"
-        in run_cli(
-            "ask", "--endpoint", "http://x/v1", "--sweep", "temperature=0,1", "hi"
-        ).one_error()
-    )
+    sweep = ("ask", "--endpoint", "http://x/v1", "--sweep", "temperature=0,1", "hi")
+    assert "--sweep runs on the local engine" in run_cli(*sweep).one_error()
 
 
 @pytest.mark.parametrize("text, detail", [("", ": empty"), ("params: {top_k: 5}\n", "'name'")])
