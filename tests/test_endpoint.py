@@ -224,3 +224,22 @@ def test_a_429_is_retried_on_another_endpoint(server, tmp_path):
     assert all(r["error"] is None and r["endpoint"] == server.base_url for r in recs)
     assert 1 <= busy.hits <= 2  # then it cooled down for its Retry-After
     assert sum(r["attempts"] == 2 for r in recs) == busy.hits
+
+
+def test_ctrl_c_waits_for_the_requests_in_flight_then_130_and_resume_completes(server, tmp_path):
+    rows = [{"id": f"c{i}", "prompt": f"Count to {i + 5}.", "max_tokens": 40} for i in range(12)]
+    jobs = write_jobs(tmp_path / "c.jsonl", rows)
+    out = tmp_path / "c.results.jsonl"
+    cmd = [sys.executable, "-m", "oruel_cli", "run", str(jobs), "--endpoint", server.base_url,
+           "--parallel", "2"]  # fmt: skip
+    proc, stdout, stderr = start(cmd)
+    wait_until(lambda: count_records(out) >= 1, "the first record")
+    proc.send_signal(signal.SIGINT)
+    rc, _, err = finish(proc, stdout, stderr, timeout=120)
+    assert rc == 130, err
+    assert "Traceback" not in err and "--resume" in err and "waiting for the" in err
+    done = records(out)  # every line whole: the in-flight ones finished and were recorded
+    assert 1 <= len(done) < len(rows) and all(r["error"] is None for r in done)
+    res = oruel("run", str(jobs), "--endpoint", server.base_url, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert sorted(r["id"] for r in records(out)) == sorted(r["id"] for r in rows)

@@ -97,6 +97,7 @@ class FleetJob:
         )
         self.stats = JobStats()
         self.stopping = False
+        self._announce = False
         self.in_flight = 0
         self._window: list[tuple[int, int, Item]] = []
         self._later: list[tuple[float, int, Item]] = []  # retries waiting for their backoff
@@ -138,12 +139,8 @@ class FleetJob:
         if self.stopping:
             raise KeyboardInterrupt
         self.stats.interrupted = True
+        self._announce = True  # said by the loop: printing inside a handler can deadlock
         self.stop()
-        if self.in_flight:
-            self.notify(
-                f"stopping: waiting for the {self.in_flight} request(s) in flight "
-                "(Ctrl-C again to stop at once)"
-            )
 
     def _loop(self, lines: Iterator[BatchLine]) -> None:
         exhausted = False
@@ -160,6 +157,13 @@ class FleetJob:
                 self._dispatch(now)
                 self._probe(now)
                 self._check_down(now)
+            if self._announce:
+                self._announce = False
+                if self.in_flight:
+                    self.notify(
+                        f"stopping: waiting for the {self.in_flight} request(s) in flight "
+                        "(Ctrl-C again to stop at once)"
+                    )
             if self.in_flight == 0 and (
                 self.stopping or (exhausted and not self._window and not self._later)
             ):
