@@ -243,3 +243,14 @@ def test_ctrl_c_waits_for_the_requests_in_flight_then_130_and_resume_completes(s
     res = oruel("run", str(jobs), "--endpoint", server.base_url, "--resume")
     assert res.returncode == 0, res.stderr
     assert sorted(r["id"] for r in records(out)) == sorted(r["id"] for r in rows)
+
+
+def test_chat_drops_the_oldest_exchange_when_the_server_says_it_does_not_fit(server):
+    long = "word " * 110  # about 110 tokens: two such messages are more than the server's 256
+    script = f"{long}\n{long}\n"
+    res = oruel("chat", "--endpoint", server.base_url, "--temperature", "0", "--max-tokens", "30",
+                stdin=script)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    err = " ".join(res.stderr.split())
+    assert err.count("tok/s") == 2, res.stderr
+    assert "dropped the 1 oldest exchange: the server said the conversation does not fit" in err

@@ -378,7 +378,8 @@ class RemoteHandle:
                 break
             try:
                 outcome = self._try(ep)
-            except RemoteError as e:
+            except Exception as e:  # whatever it was, the caller must hear of it, not hang
+                e = e if isinstance(e, RemoteError) else from_openai(e, ep.url)
                 errors.append(e)
                 if e.retryable or e.endpoint_unusable:
                     continue  # nothing shown yet: the next endpoint
