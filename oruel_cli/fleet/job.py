@@ -252,20 +252,27 @@ class FleetJob:
             event = self._events.get(timeout=max(0.0, min(times) - now))
         except queue.Empty:
             return
+        done: list[tuple[Item, EndpointState, Completion]] = []
         while True:
-            self._handle(event)
+            self._handle(event, done)
             try:
                 event = self._events.get_nowait()
             except queue.Empty:
-                return
+                break
+        if done and not self.stopping:
+            self._dispatch(self.clock())  # refill the freed slots before writing (fsync)
+        for item, ep, comp in done:
+            self._succeed(item, ep, comp)
 
-    def _handle(self, event: tuple[Any, ...]) -> None:
+    def _handle(
+        self, event: tuple[Any, ...], done: list[tuple[Item, EndpointState, Completion]]
+    ) -> None:
         kind = event[0]
         if kind == "done":
             _, item, ep, comp = event
             self._returned(ep)
             ep.succeeded()
-            self._succeed(item, ep, comp)
+            done.append((item, ep, comp))  # recorded once the next lines are on their way
         elif kind == "fail":
             _, item, ep, err = event
             self._returned(ep)
