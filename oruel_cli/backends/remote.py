@@ -303,6 +303,13 @@ class RemoteBackend:
             self._models[ep.url] = listed[0]
             return listed[0]
 
+    def learn_model_name(self) -> None:
+        """Ask the first endpoint its model name now, if it must be asked (chat's banner)."""
+        try:
+            self.model_for(self.endpoints[0])
+        except RemoteError:
+            pass
+
     def list_models(self, ep: Endpoint) -> list[str]:
         """GET /v1/models: the ids the server serves (also the probe of a batch job)."""
         try:

@@ -42,6 +42,8 @@ def chat(
             from ..backends.local import LocalBackend
 
             backend = LocalBackend.load(target, opts.verbose)
+        elif sys.stdin.isatty():
+            remote.learn_model_name()  # for the banner; a server down now is told at the first message
     with backend:
         if stop.requested:
             raise Interrupted()
