@@ -31,15 +31,17 @@ class StandIn:
         self.answer = answer
         self.models_ok = models_ok
         self.sent: list[tuple[str, str]] = []
+        self.models: dict[str, str | None] = {}
         self.lock = threading.Lock()
 
     def endpoint(self, url: str) -> Endpoint:
         return next(e for e in self.endpoints if e.url == url)
 
-    def send(self, ep, fields, params, line_model):  # noqa: ANN001, ANN201
+    def send(self, ep, fields, params, line_model, tier_model):  # noqa: ANN001, ANN201
         line_id = fields["messages"][-1]["content"]
         with self.lock:
             self.sent.append((ep.url, line_id))
+            self.models[line_id] = line_model or tier_model
         result = self.answer(ep.url, line_id)
         if isinstance(result, RemoteError):
             raise result
@@ -162,3 +164,23 @@ def test_resume_skips_done_ids_and_bad_lines_get_records(tmp_path):
         "invalid_json",
     ]
     assert all(r["attempts"] == 0 and r["endpoint"] is None for r in recs)
+
+
+def test_a_turbo_line_asks_for_its_tier_model_and_goes_first(tmp_path):
+    cfg = Config.model_validate(
+        {"tiers": {"turbo": {"model": "fast", "params": {"max_tokens": 5}}},
+         "aliases": {"fast": "org/fast-1b"}}
+    )  # fmt: skip
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(
+        '{"id": "s", "prompt": "s"}\n{"id": "t", "prompt": "t", "tier": "turbo"}\n'
+        '{"custom_id": "o", "method": "POST", "url": "/v1/chat/completions",'
+        ' "body": {"model": "gpt-x", "messages": [{"role": "user", "content": "o"}]}}\n'
+    )
+    backend = StandIn([A], lambda url, i: None)
+    with ResultWriter(tmp_path / "out.jsonl") as writer:
+        job = FleetJob(backend, ParamResolver(cfg, None, {}), writer, set(), 1, 5.0)
+        stats = job.run(read_batch(jobs))
+    assert stats.ok == 3
+    assert backend.models == {"s": None, "t": "org/fast-1b", "o": "gpt-x"}
+    assert backend.sent[0][1] == "t"  # turbo first among the lines read ahead

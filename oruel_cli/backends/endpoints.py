@@ -11,8 +11,9 @@ sent to another host.
 
 The model name sent: the endpoint's `model`, else `--model` as given (an alias
 maps to what the config's `aliases` gives, unless that is a local .gguf
-file), else the tier profile's model the same way, else the first model the
-server lists (`GET /v1/models`, asked once per endpoint).
+file), else the tier profile's model the same way (in a batch job, each
+line's own tier), else the first model the server lists (`GET /v1/models`,
+asked once per endpoint). An OpenAI batch line's body.model goes first.
 """
 
 from __future__ import annotations

@@ -283,10 +283,12 @@ class RemoteBackend:
                 self._clients[ep.url] = found
             return found
 
-    def model_for(self, ep: Endpoint, line_model: str | None = None) -> str:
+    def model_for(
+        self, ep: Endpoint, line_model: str | None = None, tier_model: str | None = None
+    ) -> str:
         """The model name to send to `ep` (see endpoints.py); RemoteError if the
         server must be asked and cannot answer."""
-        name = line_model or ep.model or self.model_flag or self._models.get(ep.url)
+        name = line_model or ep.model or self.model_flag or tier_model or self._models.get(ep.url)
         if name:
             return name
         with self._lock:
@@ -331,11 +333,17 @@ class RemoteBackend:
         return RemoteHandle(self, request_fields(messages, params, system), params)
 
     def send(
-        self, ep: Endpoint, fields: dict[str, Any], params: GenerationParams, line_model: str | None
+        self,
+        ep: Endpoint,
+        fields: dict[str, Any],
+        params: GenerationParams,
+        line_model: str | None = None,
+        tier_model: str | None = None,
     ) -> Completion:
-        """One whole (not streamed) request to one endpoint: a batch line's attempt.
-        RemoteError when it fails."""
-        model = self.model_for(ep, line_model)
+        """One whole (not streamed) request to one endpoint: a batch line's attempt
+        (`line_model`: an OpenAI line's body.model; `tier_model`: its tier
+        profile's). RemoteError when it fails."""
+        model = self.model_for(ep, line_model, tier_model)
         t0 = time.perf_counter()
         try:
             resp = self.client(ep).chat.completions.create(model=model, **fields)

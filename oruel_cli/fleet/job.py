@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends.endpoints import model_flag_name
 from ..backends.remote import RemoteBackend, request_fields
 from ..backends.remote_errors import RemoteError, from_openai
 from ..batch.output import ResultWriter
@@ -62,6 +63,7 @@ class Item:
     line: BatchLine
     resolved: Resolved
     fields: dict[str, Any]
+    tier_model: str | None = None  # the model its tier profile names (below --model)
     attempts: int = 0
     tried: set[str] = field(default_factory=set)  # endpoints it failed on
 
@@ -189,8 +191,9 @@ class FleetJob:
         messages = line.messages or []
         if json_warning(messages, resolved.params, resolved.system):
             self.stats.json_unasked.append(line.line_no)
-        item = Item(line, resolved, request_fields(messages, resolved.params, resolved.system))
-        self._queue(item)
+        fields = request_fields(messages, resolved.params, resolved.system)
+        tier_model = model_flag_name(None, self.resolver.config, resolved.params.tier)
+        self._queue(Item(line, resolved, fields, tier_model))
 
     def _queue(self, item: Item) -> None:
         priority = 0 if item.resolved.params.tier == "turbo" else 1
@@ -344,7 +347,9 @@ class FleetJob:
     def _send(self, item: Item, ep: EndpointState) -> None:
         endpoint = self.backend.endpoint(ep.url)
         try:
-            comp = self.backend.send(endpoint, item.fields, item.resolved.params, item.line.model)
+            comp = self.backend.send(
+                endpoint, item.fields, item.resolved.params, item.line.model, item.tier_model
+            )
         except RemoteError as e:
             self._events.put(("fail", item, ep, e))
         except Exception as e:  # whatever the transport raised: a failed attempt, never a crash
