@@ -109,3 +109,12 @@ def test_a_whole_response_and_its_schema_check():
     comp = completion_from_response(resp, "asked", params, 0.5)
     assert comp.content == '{"n": 7}' and comp.completion_tokens == 4 and comp.model == "srv"
     assert comp.schema_error and "maximum" in comp.schema_error
+
+
+def test_a_reply_that_came_in_one_burst_has_no_time_to_first_token():
+    reply = StreamReply("m", time.perf_counter() - 2.0)  # asked 2 s ago
+    reply.add(chunk({"content": "all of it at once"}, finish="stop"))
+    reply.add(chunk(usage={"prompt_tokens": 5, "completion_tokens": 10, "total_tokens": 15}))
+    comp = reply.completion()
+    assert comp.first_token_seconds is None  # it says nothing of the decode speed
+    assert 4.0 <= comp.tokens_per_second <= 5.0  # taken over the whole time

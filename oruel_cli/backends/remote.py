@@ -173,6 +173,14 @@ class StreamReply:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def _first_seconds(self, tokens: int) -> float | None:
+        """Time to the first text, unless the reply came in one burst (a server that
+        sends tool calls whole at the end): then it says nothing of the decode
+        speed, which is taken over the whole time instead."""
+        if self.first is None or (self.chunks <= 1 and tokens > 1):
+            return None
+        return self.first - self.started
+
     def completion(self, finish_reason: str | None = None, error: str | None = None) -> Completion:
         now = time.perf_counter()
         calls = []
@@ -189,7 +197,7 @@ class StreamReply:
             prompt_tokens=prompt,
             completion_tokens=completion,
             seconds=now - self.started,
-            first_token_seconds=None if self.first is None else self.first - self.started,
+            first_token_seconds=self._first_seconds(completion),
             tool_calls=calls,
             error=error,
             cached_tokens=cached,

@@ -181,7 +181,13 @@ def print_stats(comp: Completion) -> None:
     """The dim line after a reply: tokens, decode speed, prompt time, finish reason."""
     err_console().print(
         f"[dim]{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s · "
-        f"prompt {comp.prompt_tokens} tokens in {comp.prompt_seconds:.2f} s · "
+        f"prompt {comp.prompt_tokens} tokens{_prompt_time(comp)} · "
         f"finish: {comp.finish_reason}[/]",
         highlight=False,
     )
+
+
+def _prompt_time(comp: Completion) -> str:
+    """' in 0.12 s'; nothing when the first token's time is not known (a remote
+    reply that came whole)."""
+    return "" if comp.first_token_seconds is None else f" in {comp.prompt_seconds:.2f} s"
