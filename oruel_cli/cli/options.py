@@ -35,6 +35,15 @@ TOOL_CHOICES = ("auto", "none", "required")
 TIERS = ("standard", "turbo")
 
 
+# chat's and ask's options to carry a logged conversation on, declared once.
+Carry = Annotated[
+    bool, typer.Option("-c", "--continue", help="Carry on the latest logged conversation.")
+]
+ConversationId = Annotated[
+    str | None, typer.Option("--cid", metavar="ID", help="Carry on the logged conversation ID.")
+]
+
+
 def choices(values: tuple[str, ...], *more: str) -> str:
     """A choice list as --help shows it: 'auto|on|off'."""
     return "|".join((*values, *more))
