@@ -4,7 +4,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,6 +37,10 @@ def run(
         str | None,
         typer.Option("--parallel", metavar=INTEGER, help="Sequences decoded together (default 8)."),
     ] = None,
+    log_lines: Annotated[
+        bool,
+        typer.Option("--log", help="Also log each line's reply (the job is always one row)."),
+    ] = False,
 ) -> None:
     """Run every line of a JSONL file; one record per line in the output."""
     from ..batch.output import ResultWriter, default_output, prepare_output
@@ -70,13 +74,22 @@ def run(
         raise Interrupted()
 
     from ..batch.job import BatchJob
+    from ..logs.writer import ReplyLog
+
+    # --log: each line's reply is a row (a conversation of its own); --no-log and
+    # `oruel logs off` still win.
+    line_log = ReplyLog.for_command("run", config, opts.no_log or not log_lines, per_reply=True)
+
+    def on_reply(messages: list, resolved: Any, comp: Any) -> None:
+        line_log.add(messages, resolved, target.path, comp)
 
     previous = signal.signal(signal.SIGTERM, _sigterm)
     progress = _Progress(count_lines(input))
     try:
         with backend, ResultWriter(out_path) as writer:
             job = BatchJob(backend, resolver, config, writer, done_ids, str(target.path),
-                           on_progress=progress.update)  # fmt: skip
+                           on_progress=progress.update,
+                           on_reply=on_reply if line_log.enabled else None)  # fmt: skip
             stats = job.run(read_batch(input))
     finally:
         progress.close()

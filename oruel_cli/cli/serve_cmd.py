@@ -104,6 +104,9 @@ def serve(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
     ] = False,
+    log_replies: Annotated[
+        bool, typer.Option("--log", help="Keep each reply in the reply log (see `oruel logs`).")
+    ] = False,
 ) -> None:
     """Serve the models over HTTP: OpenAI's /v1/chat/completions, /v1/models, /health, /metrics."""
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
@@ -142,6 +145,10 @@ def serve(
         served.append(ServedModel(name, target, n_slots, queue_max))
     registry = Registry(config, served)
     state = ServeState(config, registry, resolver, Metrics(lambda: registry.models), api_key=key)
+    if log_replies:  # each request a conversation of its own; `oruel logs off` still wins
+        from ..logs.writer import ReplyLog
+
+        state.replies = ReplyLog.for_command("serve", config, False, per_reply=True)
     opts = Options(host, port_n, list(cors_origin or []), timeout, verbose)
     rc = run_server(state, opts)
     if rc:
