@@ -163,34 +163,33 @@ def test_a_locked_log_leaves_the_reply_and_exit_code():
     assert count() == 1
 
 
-def test_concurrent_asks_and_a_direct_writer_lose_no_row():
+def test_concurrent_asks_a_chat_and_a_direct_writer_lose_no_row():
     n = 60
+    chat_lines = ["Name an animal.", "Name a tree.", "Name a bird."]
 
     def direct() -> None:
         for i in range(n):
             insert(make_row(f"direct {i}"))
 
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "oruel_cli", "ask", *GREEDY, prompt],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for prompt in ("Name a fruit.", "Name a color.")
-    ]
+    def start(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "oruel_cli", *args, *GREEDY],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    procs = [start("ask", prompt) for prompt in ("Name a fruit.", "Name a color.")]
+    procs.append(start("chat"))
     writer = threading.Thread(target=direct)
     writer.start()
-    outs = [p.communicate(timeout=300) for p in procs]
+    outs = [p.communicate(input="\n".join(chat_lines) + "\n" if i == 2 else "", timeout=300)
+            for i, p in enumerate(procs)]  # fmt: skip
     writer.join(60)
-    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
     assert all("warning" not in err for _, err in outs)
-    assert count() == n + 2
+    assert count() == n + 2 + len(chat_lines)
     assert {o["messages"][-1]["content"] for o in logged("-q", "name")} >= {
-        "Name a fruit.",
-        "Name a color.",
-    }
+        "Name a fruit.", "Name a color.", *chat_lines,
+    }  # fmt: skip
 
 
 def test_run_logs_one_row_per_job(tmp_path):
