@@ -184,3 +184,17 @@ def test_a_turbo_line_asks_for_its_tier_model_and_goes_first(tmp_path):
     assert stats.ok == 3
     assert backend.models == {"s": None, "t": "org/fast-1b", "o": "gpt-x"}
     assert backend.sent[0][1] == "t"  # turbo first among the lines read ahead
+
+
+def test_each_success_is_handed_to_the_reply_log_with_its_endpoint(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"id": "a", "prompt": "a"}\n{"id": "b", "prompt": "b", "temperature": 9}\n')
+    got = []
+    backend = StandIn([A], lambda url, i: None)
+    with ResultWriter(tmp_path / "out.jsonl") as writer:
+        job = FleetJob(
+            backend, ParamResolver(Config(), None, {}), writer, set(), 1, 5.0,
+            on_reply=lambda messages, resolved, comp, url: got.append((messages, comp.content, url)),
+        )  # fmt: skip
+        job.run(read_batch(jobs))
+    assert got == [([{"role": "user", "content": "a"}], "ok a", A)]  # not the failed line

@@ -163,34 +163,33 @@ def test_a_locked_log_leaves_the_reply_and_exit_code():
     assert count() == 1
 
 
-def test_concurrent_asks_and_a_direct_writer_lose_no_row():
+def test_concurrent_asks_a_chat_and_a_direct_writer_lose_no_row():
     n = 60
+    chat_lines = ["Name an animal.", "Name a tree.", "Name a bird."]
 
     def direct() -> None:
         for i in range(n):
             insert(make_row(f"direct {i}"))
 
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "oruel_cli", "ask", *GREEDY, prompt],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for prompt in ("Name a fruit.", "Name a color.")
-    ]
+    def start(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "oruel_cli", *args, *GREEDY],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    procs = [start("ask", prompt) for prompt in ("Name a fruit.", "Name a color.")]
+    procs.append(start("chat"))
     writer = threading.Thread(target=direct)
     writer.start()
-    outs = [p.communicate(timeout=300) for p in procs]
+    outs = [p.communicate(input="\n".join(chat_lines) + "\n" if i == 2 else "", timeout=300)
+            for i, p in enumerate(procs)]  # fmt: skip
     writer.join(60)
-    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
     assert all("warning" not in err for _, err in outs)
-    assert count() == n + 2
+    assert count() == n + 2 + len(chat_lines)
     assert {o["messages"][-1]["content"] for o in logged("-q", "name")} >= {
-        "Name a fruit.",
-        "Name a color.",
-    }
+        "Name a fruit.", "Name a color.", *chat_lines,
+    }  # fmt: skip
 
 
 def test_run_logs_one_row_per_job(tmp_path):
@@ -214,3 +213,33 @@ def test_run_logs_one_row_per_job(tmp_path):
     again = oruel("run", str(jobs), "--overwrite", "--no-log", "--max-tokens", "4")
     assert again.returncode == 1
     assert len(json.loads(oruel("logs", "--jobs", "--json").stdout)) == 1
+
+
+def test_run_log_keeps_each_line_reply_with_its_own_parameters(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(
+        '{"id": "a", "prompt": "Say hi."}\n'
+        '{"id": "b", "prompt": "Say bye.", "max_tokens": 3}\n'
+        '{"id": "c", "prompt": "Bad.", "temperature": 9}\n'
+    )
+    res = oruel("run", str(jobs), "--log", "--max-tokens", "4", "-t", "0", "--parallel", "2")
+    assert res.returncode == 1  # line c is out of range: no reply, no row
+    records = {r["id"]: r for r in map(json.loads, (tmp_path / "jobs.results.jsonl").open())}
+    rows = {o["messages"][-1]["content"]: o for o in logged()}
+    assert set(rows) == {"Say hi.", "Say bye."}
+    hi, bye = rows["Say hi."], rows["Say bye."]
+    assert hi["command"] == bye["command"] == "run"
+    assert hi["conversation_id"] != bye["conversation_id"]  # each line its own
+    assert hi["reply"] == records["a"]["output"]
+    assert hi["params"]["max_tokens"] == {"value": 4, "source": "flag"}
+    assert bye["params"]["max_tokens"] == {"value": 3, "source": "line"}
+    assert bye["usage"]["completion_tokens"] <= 3
+    (job,) = json.loads(oruel("logs", "--jobs", "--json").stdout)  # and the job's own row
+    assert job["counts"]["ok"] == 2
+    # -c carries on an ask or chat, never a batch line
+    res = oruel("ask", "-c", "--max-tokens", "2", "Hello?")
+    assert "no conversation in the log to carry on" in res.stderr
+    # --no-log wins over --log
+    again = oruel("run", str(jobs), "--overwrite", "--log", "--no-log", "--max-tokens", "4")
+    assert again.returncode == 1
+    assert len([o for o in logged() if o["command"] == "run"]) == 2

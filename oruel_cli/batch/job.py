@@ -12,13 +12,14 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..backends.local import LocalBackend
 from ..config import Config
-from ..engine.completion import complete, json_warning
+from ..engine.completion import Completion, complete, json_warning
 from ..engine.engine import Event, Finish, Request
 from ..errors import OruelError
-from ..resolve import ParamResolver
+from ..resolve import ParamResolver, Resolved
 from .output import ResultWriter
 from .reader import BatchLine, LineError
 from .records import error_record, success_record
@@ -39,6 +40,7 @@ class BatchJob:
         done_ids: set[str],
         job_model: str,
         on_progress: Callable[[JobStats], None] = lambda s: None,
+        on_reply: Callable[[list[dict[str, Any]], Resolved, Completion], None] | None = None,
     ) -> None:
         self.backend = backend
         self.resolver = resolver
@@ -47,6 +49,7 @@ class BatchJob:
         self.done_ids = done_ids
         self.job_model = job_model
         self.on_progress = on_progress
+        self.on_reply = on_reply  # `run --log`: each success, once its record is written
         self.stats = JobStats()
         self._window: list[tuple[int, int, Request]] = []
         self._order = itertools.count()
@@ -150,6 +153,8 @@ class BatchJob:
             return
         params = resolved.effective.set_values()
         self.writer.write(success_record(line, comp.to_openai(), params))
+        if self.on_reply is not None:
+            self.on_reply(line.messages or [], resolved, comp)
         self.stats.ok += 1
         self.stats.prompt_tokens += comp.prompt_tokens
         self.stats.completion_tokens += comp.completion_tokens

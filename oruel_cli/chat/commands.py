@@ -278,6 +278,7 @@ def _read(chat: Chat, arg: str) -> None:
 
 def _reset(chat: Chat, arg: str) -> None:
     chat.session.reset()
+    chat.new_conversation()
     chat.say("the conversation starts over (parameters and system prompt kept)")
 
 
@@ -306,6 +307,7 @@ def _load(chat: Chat, arg: str) -> None:
         raise UsageError("/load FILE (.yaml, .yml or .json)")
     transcript = load(Path(arg).expanduser())
     apply(transcript, chat.session, chat.model_name, chat.warn)
+    chat.new_conversation()
     chat.say(f"loaded {chat.session.summary()} and the parameters from {transcript.path}")
 
 

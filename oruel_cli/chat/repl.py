@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the engine loads llama.cpp: imported when a chat runs, not 
     from ..backends.remote import RemoteBackend, RemoteHandle
     from ..engine.completion import Completion
     from ..engine.engine import Request
+    from ..logs.writer import ReplyLog
 
 BLOCK = '"""'
 
@@ -223,8 +224,12 @@ class Chat:
         backend: LocalBackend | RemoteBackend,
         target: Any,  # loader.Target: shown by /params
         reader: LineReader | TerminalReader,
+        log: ReplyLog | None = None,
+        conversation_name: str | None = None,
     ) -> None:
         self.session = session
+        self.log = log  # every reply is logged (it writes nothing when logging is off)
+        self.conversation_name = conversation_name
         self.backend = backend
         self.target = target
         self.reader = reader
@@ -275,7 +280,12 @@ class Chat:
             highlight=False,
         )
         if self.session.messages:
-            self.dim(f"carrying on: {self.session.summary()}")
+            which = ""
+            if self.log is not None:
+                which = f" conversation {self.log.conversation_id}"
+                if self.conversation_name:
+                    which += f" ({self.conversation_name})"
+            self.dim(f"carrying on{which}: {self.session.summary()}")
         self.dim("/help: commands · Esc-Enter: new line · Ctrl-C: stop a reply · Ctrl-D: quit")
         self.say("")
 
@@ -334,6 +344,12 @@ class Chat:
     def retry(self) -> None:
         self.turn(None)
 
+    def new_conversation(self) -> None:
+        """/reset and /load: later replies are logged as another conversation."""
+        if self.log is not None:
+            self.log.new_conversation()
+        self.conversation_name = None
+
     # -- a turn --------------------------------------------------------------------------
 
     def turn(self, text: str | None) -> None:
@@ -356,6 +372,7 @@ class Chat:
                 if handle is None:  # a remote request: Ctrl-C before an endpoint answered
                     self.dim("interrupted: nothing sent")
                     return
+                sent = s.window()  # what the request holds (after any trimming), for the log
                 comp = self._show(handle)
                 if comp.error is not None:
                     self.error(f"the generation failed: {comp.error}")
@@ -363,6 +380,8 @@ class Chat:
                 cut = comp.finish_reason == "cancelled"
                 s.add_reply(comp.content, comp.tool_calls, cut)
                 done = True
+                if self.log is not None:  # after the reply: the log never costs one
+                    self.log.add(sent, s.params.resolved, self.target.path, comp)
                 width = self.err.width if self.err.is_terminal else None
                 self.dim(stats_line(comp, self.ctx, width))
                 if cut:

@@ -29,8 +29,9 @@ _SENT_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
 
 
 class ChatParams:
-    """The parameters of a chat: default < config < preset < flags, where the
-    flags are those of the command line, of a /load and of /set.
+    """The parameters of a chat: default < config < preset < carried < flags,
+    where the flags are those of the command line, of a /load and of /set, and
+    `carried` the layer of a logged conversation carried on (`chat -c`).
 
     Every change is validated whole before it is kept, so a bad value changes
     nothing and its message is the one the flag would give.
@@ -42,12 +43,15 @@ class ChatParams:
         preset: str | None = None,
         flags: dict[str, Any] | None = None,
         system: str | None = None,
+        carried: Layer | None = None,
+        system_source: str = "--system",
     ) -> None:
-        self.resolver = ParamResolver(config, preset, {})
+        self.resolver = ParamResolver(config, preset, {}, carried=carried)
         self.values: dict[str, tuple[Any, str]] = {k: (v, CLI) for k, v in (flags or {}).items()}
-        # --system, /system or a transcript's; None: the preset's or the model's
+        # --system, /system, a transcript's or a carried conversation's;
+        # None: the preset's or the model's
         self.system = system
-        self.system_source = "--system" if system else ""
+        self.system_source = system_source if system else ""
         self.resolved = self._resolve(self.values, self.resolver.preset_name, system)
 
     # -- reading ------------------------------------------------------------------
@@ -106,11 +110,20 @@ class ChatParams:
     def replace(
         self, values: dict[str, Any], preset: str | None, system: str | None, source: str = LOADED
     ) -> None:
-        """/load (or a conversation carried on): its preset, system prompt and
-        values replace the session's; `source` labels them."""
-        self._commit(
-            {k: (v, source) for k, v in values.items()}, preset, system, source if system else ""
-        )
+        """/load: its preset, system prompt and values replace the session's
+        (a carried conversation's values too: this is another conversation);
+        `source` labels them."""
+        carried, self.resolver.carried = self.resolver.carried, None
+        try:
+            self._commit(
+                {k: (v, source) for k, v in values.items()},
+                preset,
+                system,
+                source if system else "",
+            )
+        except Exception:
+            self.resolver.carried = carried  # refused: nothing changes
+            raise
 
     def _commit(
         self,

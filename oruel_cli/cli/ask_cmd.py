@@ -8,7 +8,7 @@ import typer
 
 from ..errors import Interrupted, RuntimeFailure, UsageError
 from .compare import sweep_option
-from .options import TEXT, CommonOptions, common_options
+from .options import TEXT, Carry, CommonOptions, ConversationId, common_options
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -44,13 +44,8 @@ def ask(
     output_json: Annotated[
         bool, typer.Option("--output-json", help="Print OpenAI's chat.completion object.")
     ] = False,
-    carry: Annotated[
-        bool, typer.Option("-c", "--continue", help="Carry on the latest logged conversation.")
-    ] = False,
-    cid: Annotated[
-        str | None,
-        typer.Option("--cid", metavar="ID", help="Carry on the logged conversation ID."),
-    ] = None,
+    carry: Carry = False,
+    cid: ConversationId = None,
 ) -> None:
     """Send one prompt and print the reply (streamed in a terminal)."""
     from ..config import load_config

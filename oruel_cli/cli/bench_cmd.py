@@ -5,9 +5,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import REPACK_CHOICES
 from . import complete
-from .options import INTEGER, MODEL, CommonOptions, choices
+from .options import INTEGER, MODEL, CommonOptions, Ctx, GpuLayers, Repack, Threads, Verbose
 
 BATCH_SIZES = (1, 4, 8, 16)
 
@@ -19,24 +18,10 @@ def bench(
             "-m", "--model", metavar=MODEL, help="Model to measure.", autocompletion=complete.models
         ),
     ] = None,
-    ctx: Annotated[
-        str | None, typer.Option("--ctx", metavar=INTEGER, help="Context per sequence.")
-    ] = None,
-    threads: Annotated[
-        str | None, typer.Option("--threads", metavar=INTEGER, help="CPU threads.")
-    ] = None,
-    gpu_layers: Annotated[
-        str | None, typer.Option("--gpu-layers", metavar=INTEGER, help="GPU layers.")
-    ] = None,
-    repack: Annotated[
-        str | None,
-        typer.Option(
-            "--repack",
-            metavar=choices(REPACK_CHOICES),
-            autocompletion=complete.choices(*REPACK_CHOICES),
-            help="Weight repacking.",
-        ),
-    ] = None,
+    ctx: Ctx = None,
+    threads: Threads = None,
+    gpu_layers: GpuLayers = None,
+    repack: Repack = None,
     tokens: Annotated[
         int,
         typer.Option(
@@ -56,9 +41,7 @@ def bench(
     batched: Annotated[
         bool, typer.Option("--batched/--single", help="Also measure 4, 8 and 16 sequences.")
     ] = True,  # noqa: E501
-    verbose: Annotated[
-        bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
-    ] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Measure tokens/s: prompt processing, single-stream decode, batched decode."""
     from rich.table import Table

@@ -1,7 +1,8 @@
 """`oruel chat`: an interactive session (a piped script of lines is one too).
 
-Thin: resolve the parameters and the model as ask does, load, and hand over
-to the chat package (oruel_cli/chat/)."""
+Thin: resolve the parameters and the model as ask does (carrying a logged
+conversation on with -c or --cid), load, and hand over to the chat package
+(oruel_cli/chat/), which logs every reply."""
 
 import sys
 from typing import Annotated
@@ -9,27 +10,38 @@ from typing import Annotated
 import typer
 
 from ..errors import Interrupted
-from .options import CommonOptions, common_options
+from .options import TEXT, Carry, CommonOptions, ConversationId, common_options
 
 
 @common_options
 def chat(
     opts: CommonOptions,
-    system: Annotated[str | None, typer.Option("--system", help="The system prompt.")] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", metavar=TEXT, help="The system prompt.")
+    ] = None,
+    carry: Carry = False,
+    cid: ConversationId = None,
 ) -> None:
     """Chat with a model: replies stream as Markdown; /help lists the commands."""
     from ..chat.state import ChatParams, ChatSession
     from ..config import data_dir, load_config
+    from ..logs.conversation import carry_on
     from .session import RemoteTarget, open_remote, show_params, stop_signals, warn
 
     config = load_config()
-    params = ChatParams(config, opts.preset, opts.flag_params(), system)
+    conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
+    params = ChatParams(
+        config, opts.preset, opts.flag_params(), system or conv.system,
+        carried=conv.layer(preset_given=opts.preset is not None),
+        system_source="--system" if system else f"conversation {conv.id}",
+    )  # fmt: skip
     runtime_flags = opts.runtime_flags()
     remote = open_remote(opts, config, params.params.tier, runtime_flags)
     if remote is None:
         from ..engine.loader import resolve_target
 
-        target = resolve_target(config, opts.model, runtime_flags, params.params.tier)
+        tier = params.params.tier
+        target = resolve_target(config, conv.model(opts.model), runtime_flags, tier)
     else:
         target = RemoteTarget(remote)
     if opts.show_params:
@@ -47,6 +59,10 @@ def chat(
     with backend:
         if stop.requested:
             raise Interrupted()
+        from ..logs.writer import ReplyLog
+
+        log = ReplyLog.for_command("chat", config, opts.no_log, conv.id)
         interactive = sys.stdin.isatty()
         reader = TerminalReader(data_dir() / "chat_history", warn) if interactive else LineReader()
-        Chat(ChatSession(params), backend, target, reader).run()
+        session = ChatSession(params, messages=list(conv.messages))
+        Chat(session, backend, target, reader, log, conv.name).run()

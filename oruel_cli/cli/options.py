@@ -35,9 +35,53 @@ TOOL_CHOICES = ("auto", "none", "required")
 TIERS = ("standard", "turbo")
 
 
+# chat's and ask's options to carry a logged conversation on, declared once.
+Carry = Annotated[
+    bool, typer.Option("-c", "--continue", help="Carry on the latest logged conversation.")
+]
+ConversationId = Annotated[
+    str | None, typer.Option("--cid", metavar="ID", help="Carry on the logged conversation ID.")
+]
+
+
 def choices(values: tuple[str, ...], *more: str) -> str:
     """A choice list as --help shows it: 'auto|on|off'."""
     return "|".join((*values, *more))
+
+
+# The RUNTIME options (how the model runs, not what it generates), declared once
+# for chat, ask, run, bench and serve.
+Ctx = Annotated[
+    str | None,
+    typer.Option("--ctx", metavar=INTEGER, help="Context window per sequence.", rich_help_panel=R),
+]
+Threads = Annotated[
+    str | None,
+    typer.Option(
+        "--threads", metavar=INTEGER, help="CPU threads (default: physical cores).",
+        rich_help_panel=R,
+    ),
+]  # fmt: skip
+GpuLayers = Annotated[
+    str | None,
+    typer.Option(
+        "--gpu-layers", metavar=INTEGER, help="Layers offloaded to a GPU (-1: all).",
+        rich_help_panel=R,
+    ),
+]  # fmt: skip
+Repack = Annotated[
+    str | None,
+    typer.Option(
+        "--repack",
+        metavar=choices(REPACK_CHOICES),
+        autocompletion=complete.choices(*REPACK_CHOICES),
+        help="llama.cpp weight repacking (default auto: off on AMX CPUs).",
+        rich_help_panel=R,
+    ),
+]
+Verbose = Annotated[
+    bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
+]
 
 
 @dataclass
@@ -178,49 +222,17 @@ class CommonOptions:
             rich_help_panel=P,
         ),
     ] = None  # noqa: E501
-    ctx: Annotated[
-        str | None,
-        typer.Option(
-            "--ctx", metavar=INTEGER, help="Context window per sequence.", rich_help_panel=R
-        ),
-    ] = None  # noqa: E501
-    threads: Annotated[
-        str | None,
-        typer.Option(
-            "--threads",
-            metavar=INTEGER,
-            help="CPU threads (default: physical cores).",
-            rich_help_panel=R,
-        ),
-    ] = None  # noqa: E501
-    gpu_layers: Annotated[
-        str | None,
-        typer.Option(
-            "--gpu-layers",
-            metavar=INTEGER,
-            help="Layers offloaded to a GPU (-1: all).",
-            rich_help_panel=R,
-        ),
-    ] = None  # noqa: E501
-    repack: Annotated[
-        str | None,
-        typer.Option(
-            "--repack",
-            metavar=choices(REPACK_CHOICES),
-            autocompletion=complete.choices(*REPACK_CHOICES),
-            help="llama.cpp weight repacking (default auto: off on AMX CPUs).",
-            rich_help_panel=R,
-        ),
-    ] = None  # noqa: E501
+    ctx: Ctx = None
+    threads: Threads = None
+    gpu_layers: GpuLayers = None
+    repack: Repack = None
     show_params: Annotated[
         bool,
         typer.Option(
             "--show-params", help="Print the effective parameters and their sources on stderr."
         ),
     ] = False  # noqa: E501
-    verbose: Annotated[
-        bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
-    ] = False  # noqa: E501
+    verbose: Verbose = False
     endpoint: Annotated[
         list[str] | None,
         typer.Option(

@@ -4,7 +4,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,6 +37,10 @@ def run(
         str | None,
         typer.Option("--parallel", metavar=INTEGER, help="Sequences decoded together (default 8)."),
     ] = None,
+    log_lines: Annotated[
+        bool,
+        typer.Option("--log", help="Also log each line's reply (the job is always one row)."),
+    ] = False,
 ) -> None:
     """Run every line of a JSONL file; one record per line in the output."""
     from ..batch.output import ResultWriter, default_output, prepare_output
@@ -56,7 +60,8 @@ def run(
     out_path = None if output == "-" else Path(output) if output else default_output(input)
     done_ids = prepare_output(out_path, resume, overwrite, input_path=input)
     if remote is not None:
-        _run_remote(remote, resolver, opts, input, out_path, done_ids, n_slots, job_params)
+        _run_remote(remote, resolver, opts, input, out_path, done_ids, n_slots, job_params,
+                    log_lines)  # fmt: skip
         return
 
     from ..backends.local import LocalBackend
@@ -73,13 +78,22 @@ def run(
         raise Interrupted()
 
     from ..batch.job import BatchJob
+    from ..logs.writer import ReplyLog
+
+    # --log: each line's reply is a row (a conversation of its own); --no-log and
+    # `oruel logs off` still win.
+    line_log = ReplyLog.for_command("run", config, opts.no_log or not log_lines, per_reply=True)
+
+    def on_reply(messages: list, resolved: Any, comp: Any) -> None:
+        line_log.add(messages, resolved, target.path, comp)
 
     previous = signal.signal(signal.SIGTERM, _sigterm)
     progress = _Progress(count_lines(input))
     try:
         with backend, ResultWriter(out_path) as writer:
             job = BatchJob(backend, resolver, config, writer, done_ids, str(target.path),
-                           on_progress=progress.update)  # fmt: skip
+                           on_progress=progress.update,
+                           on_reply=on_reply if line_log.enabled else None)  # fmt: skip
             stats = job.run(read_batch(input))
     finally:
         progress.close()
@@ -96,7 +110,9 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_remote(remote, resolver, opts, input, out_path, done_ids, n_slots, job_params) -> None:  # noqa: ANN001
+def _run_remote(
+    remote, resolver, opts, input, out_path, done_ids, n_slots, job_params, log_lines
+) -> None:  # noqa: ANN001
     """The job on --endpoint servers (oruel_cli/fleet/): the same records, resume,
     progress and summary as a local job; exit 1 when a line failed or every
     endpoint stayed down, 130 when interrupted."""
@@ -110,11 +126,21 @@ def _run_remote(remote, resolver, opts, input, out_path, done_ids, n_slots, job_
         print(
             f"parallel = {n_slots} per endpoint (unless the config gives its own)", file=sys.stderr
         )
+    from ..logs.writer import ReplyLog
+
+    line_log = ReplyLog.for_command(
+        "run", resolver.config, opts.no_log or not log_lines, per_reply=True
+    )
+
+    def on_reply(messages: list, resolved: Any, comp: Any, url: str) -> None:
+        line_log.add(messages, resolved, url, comp)
+
     progress = _Progress(count_lines(input))
     try:
         with remote, ResultWriter(out_path) as writer:
             job = FleetJob(remote, resolver, writer, done_ids, n_slots, remote.timeout,
-                           on_progress=progress.update, notify=warn)  # fmt: skip
+                           on_progress=progress.update, notify=warn,
+                           on_reply=on_reply if line_log.enabled else None)  # fmt: skip
             stats = job.run(read_batch(input))
     finally:
         progress.close()

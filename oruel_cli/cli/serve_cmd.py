@@ -11,9 +11,8 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from .options import CommonOptions
+from .options import CommonOptions, GpuLayers, R, Repack, Threads, Verbose
 
-R = "Runtime"
 DEFAULT_PARALLEL = 4  # slots per model: llama-server's own default; a small CPU box keeps up
 DEFAULT_QUEUE = 64
 API_KEY_ENV = "ORUEL_API_KEY"
@@ -84,25 +83,12 @@ def serve(
             rich_help_panel=R,
         ),
     ] = None,
-    threads: Annotated[
-        str | None,
-        typer.Option("--threads", metavar="INTEGER", help="CPU threads.", rich_help_panel=R),
-    ] = None,
-    gpu_layers: Annotated[
-        str | None,
-        typer.Option(
-            "--gpu-layers",
-            metavar="INTEGER",
-            help="Layers offloaded to a GPU (-1: all).",
-            rich_help_panel=R,
-        ),
-    ] = None,
-    repack: Annotated[
-        str | None,
-        typer.Option("--repack", metavar="auto|on|off", help="auto, on or off.", rich_help_panel=R),
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
+    threads: Threads = None,
+    gpu_layers: GpuLayers = None,
+    repack: Repack = None,
+    verbose: Verbose = False,
+    log_replies: Annotated[
+        bool, typer.Option("--log", help="Keep each reply in the reply log (see `oruel logs`).")
     ] = False,
 ) -> None:
     """Serve the models over HTTP: OpenAI's /v1/chat/completions, /v1/models, /health, /metrics."""
@@ -142,6 +128,10 @@ def serve(
         served.append(ServedModel(name, target, n_slots, queue_max))
     registry = Registry(config, served)
     state = ServeState(config, registry, resolver, Metrics(lambda: registry.models), api_key=key)
+    if log_replies:  # each request a conversation of its own; `oruel logs off` still wins
+        from ..logs.writer import ReplyLog
+
+        state.replies = ReplyLog.for_command("serve", config, False, per_reply=True)
     opts = Options(host, port_n, list(cors_origin or []), timeout, verbose)
     rc = run_server(state, opts)
     if rc:

@@ -79,6 +79,7 @@ class FleetJob:
         timeout: float,
         on_progress: Callable[[JobStats], None] = lambda s: None,
         notify: Callable[[str], None] = lambda text: None,
+        on_reply: Callable[[list[dict[str, Any]], Resolved, Completion, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -89,6 +90,7 @@ class FleetJob:
         self.timeout = timeout
         self.on_progress = on_progress
         self.notify = notify
+        self.on_reply = on_reply  # `run --log`: each success, once its record is written
         self.clock = clock
         self.rng = rng or random.Random()
         self.rotation = Rotation(
@@ -327,6 +329,8 @@ class FleetJob:
         self.stats.prompt_tokens += comp.prompt_tokens
         self.stats.completion_tokens += comp.completion_tokens
         self.on_progress(self.stats)
+        if self.on_reply is not None:
+            self.on_reply(line.messages or [], item.resolved, comp, ep.url)
 
     def _fail(
         self, line: BatchLine, error: LineError, endpoint: str | None = None, attempts: int = 0

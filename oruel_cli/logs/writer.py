@@ -2,7 +2,8 @@
 
 `ReplyLog` belongs to one conversation. ask makes one per command; a chat
 session keeps one for the session and calls `add` after every reply (and
-`new_conversation` on /reset). When logging is off (`--no-log`, or the
+`new_conversation` on /reset). With `per_reply` every reply is a conversation
+of its own: the lines of `oruel run --log`, the requests of `oruel serve --log`. When logging is off (`--no-log`, or the
 config's `log: false`) it writes nothing and creates no file. A failure to
 write is one warning on stderr, once per ReplyLog; the reply is never affected.
 """
@@ -33,9 +34,11 @@ class ReplyLog:
         command: str,
         conversation_id: str | None = None,
         store: LogStore | None = None,
+        per_reply: bool = False,
     ) -> None:
         self.enabled = enabled
         self.command = command
+        self.per_reply = per_reply
         self.conversation_id = conversation_id or new_conversation_id()
         self.store = store or LogStore()
         self._warned = False
@@ -43,11 +46,17 @@ class ReplyLog:
 
     @classmethod
     def for_command(
-        cls, command: str, config: Config, no_log: bool, conversation_id: str | None = None
+        cls,
+        command: str,
+        config: Config,
+        no_log: bool,
+        conversation_id: str | None = None,
+        per_reply: bool = False,
     ) -> ReplyLog:
-        """The log of `command` ("ask", "chat"), on or off as the flag and config say;
-        `conversation_id` carries on a logged conversation (None: a new one)."""
-        return cls(logging_enabled(config, no_log), command, conversation_id)
+        """The log of `command` ("ask", "chat", "run", "serve"), on or off as the flag
+        and config say; `conversation_id` carries on a logged conversation (None: a new
+        one)."""
+        return cls(logging_enabled(config, no_log), command, conversation_id, per_reply=per_reply)
 
     def new_conversation(self) -> str:
         """Later replies go to a new conversation (chat's /reset); returns its id."""
@@ -69,8 +78,9 @@ class ReplyLog:
             return None
         try:
             model = self._model_id(model_path, completion.model)
+            cid = new_conversation_id() if self.per_reply else self.conversation_id
             row = ReplyRow.make(
-                self.command, self.conversation_id, messages, resolved.system,
+                self.command, cid, messages, resolved.system,
                 resolved.effective, model, completion,
             )  # fmt: skip
         except Exception as e:  # a reply the log cannot hold must still be the command's own

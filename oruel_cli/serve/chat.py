@@ -197,6 +197,11 @@ class Run:
         comp = complete(ev, self.call.model_name)
         self.log.finish_reason = comp.finish_reason
         self.log.notes.extend(comp.warnings)
+        if self.state.replies is not None:  # --log: written off the event loop
+            call = self.call
+            self.loop.run_in_executor(
+                None, self.state.replies.add, call.messages, call.resolved, call.model.path, comp
+            )
         return comp
 
     def failure(self, ev: Finish) -> ApiError | None:

@@ -26,6 +26,7 @@ class ServeState:
     active: int = 0  # chat requests being answered (parsed, queued, running or streaming)
     handles: set[Any] = field(default_factory=set)  # submitted and not finished
     log: TextIO = field(default_factory=lambda: sys.stderr)
+    replies: Any = None  # a ReplyLog with --log: every reply is kept in the reply log
 
     def say(self, text: str) -> None:
         """One line on stderr, whole (lines of concurrent requests never mix)."""
