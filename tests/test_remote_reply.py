@@ -118,3 +118,15 @@ def test_a_reply_that_came_in_one_burst_has_no_time_to_first_token():
     comp = reply.completion()
     assert comp.first_token_seconds is None  # it says nothing of the decode speed
     assert 4.0 <= comp.tokens_per_second <= 5.0  # taken over the whole time
+
+
+def test_chat_stats_line_of_a_remote_reply():
+    from oruel_cli.chat.repl import stats_line
+
+    comp = Completion(
+        id="c", model="m", content="x", finish_reason="tool_calls", prompt_tokens=20,
+        completion_tokens=10, seconds=2.0,
+    )  # fmt: skip
+    assert stats_line(comp, None) == (
+        "10 tokens · 4.5 tok/s · sent whole · prompt 20 new + 0 cached · finish: tool_calls"
+    )  # no context part: a remote server's context is not known here

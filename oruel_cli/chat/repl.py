@@ -89,7 +89,10 @@ def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> s
     ]
     line = ""
     for first_fmt, prompt, context, finish in forms:
-        when = first_fmt.format(first) if first is not None else "no token"
+        if first is not None:
+            when = first_fmt.format(first)
+        else:  # tokens without a first one's time: a remote reply that came whole
+            when = "sent whole" if comp.completion_tokens else "no token"
         parts = [head, when, prompt, context] if ctx else [head, when, prompt]
         line = " · ".join([*parts, finish + comp.finish_reason])
         if width is None or len(line) <= width:
