@@ -1,12 +1,21 @@
-"""The `oruel` script's entry point: a Ctrl-C or SIGTERM while the CLI is still
-importing (its first ~0.15 s) exits 130 with one line, like any later one, not a
-traceback or a bare death by signal."""
+"""The `oruel` script's entry point: a Ctrl-C or SIGTERM at any moment exits 130
+with one line, never a traceback or a bare death by signal.
+
+Two moments need care here. While the CLI is still importing (its first
+~0.15 s) a signal only sets a flag. And an interrupted run ends with
+`os._exit(130)` after flushing, not through the interpreter's own exit: CPython
+remembers a KeyboardInterrupt that once escaped code run by `exec()` of a
+string (dataclasses and namedtuple build their methods that way, so a Ctrl-C
+during any later lazy import can do it) and, at exit, kills itself with SIGINT
+even when that KeyboardInterrupt was caught and turned into exit 130.
+"""
 
 import os
 import signal
 import sys
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED = 130
 
 
 def main() -> None:
@@ -17,13 +26,32 @@ def main() -> None:
     handlers = {s: signal.signal(s, lambda n, f: caught.append(n)) for s in _SIGNALS}
     from .cli.main import main as cli_main
 
-    if caught:
-        print("oruel: interrupted", file=sys.stderr, flush=True)
-        os._exit(130)  # nothing is open yet
-    signal.signal(signal.SIGINT, handlers[signal.SIGINT])
-    signal.signal(signal.SIGTERM, _terminate)  # the same as a Ctrl-C from here on
-    cli_main()
+    try:
+        signal.signal(signal.SIGINT, handlers[signal.SIGINT])
+        signal.signal(signal.SIGTERM, _terminate)  # the same as a Ctrl-C from here on
+        if caught:  # checked after the handlers are back, so no signal falls between
+            raise KeyboardInterrupt
+        cli_main()  # turns a KeyboardInterrupt into its line and SystemExit(130)
+    except KeyboardInterrupt:  # came before cli_main was running: nothing is open yet
+        print("oruel: interrupted", file=sys.stderr)
+        _exit_now(INTERRUPTED)
+    except SystemExit as e:
+        if e.code == INTERRUPTED:
+            _exit_now(INTERRUPTED)
+        raise
 
 
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _exit_now(code: int) -> None:
+    """Flush what was printed and exit with `code`, skipping the interpreter's
+    exit (see the module docstring); everything the command wrote is closed by
+    now, its `with` blocks having run while SystemExit passed through them."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
+    os._exit(code)

@@ -172,11 +172,14 @@ def test_repack_off_forced_through_the_config_still_answers(tmp_path):
 
 
 # The moments a signal can come, each waited for as the process shows it:
-# its imports (`-X importtime` prints each import as it ends: wait for typer's,
-# which the CLI imports after installing its signal flags), the model load
+# its imports (`-X importtime` prints each import as it ends: typer.colors is
+# among the first the CLI imports, after installing its signal flags), the
+# command's own start (its lazy imports, the log's among them: a Ctrl-C there
+# once ended in a death by SIGINT after the line was printed), the model load
 # (`-v` shows llama.cpp's log), and generation (the first streamed text).
 MOMENTS = {
-    "importing": (["-X", "importtime"], [], "err", "| typer"),
+    "importing": (["-X", "importtime"], [], "err", "typer.colors"),
+    "starting": (["-X", "importtime"], [], "err", "oruel_cli.logs.conversation"),
     "loading": ([], ["-v"], "err", "llama_model_loader"),
     "generating": ([], [], "out", None),
 }
@@ -214,7 +217,7 @@ def test_ctrl_c_or_sigterm_stops_generation_keeps_the_reply_and_exits_130(sig, t
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-@pytest.mark.parametrize("moment", ["importing", "loading"])
+@pytest.mark.parametrize("moment", ["importing", "starting", "loading"])
 def test_ctrl_c_or_sigterm_at_any_moment_is_one_line_and_130(moment, sig, tmp_path):
     """While importing, or loading the model (llama.cpp's log callback runs
     Python): never a traceback, never 'Exception ignored'."""
