@@ -21,7 +21,6 @@ a change of load on a shared host hits every figure alike.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -36,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     GATE,
     Row,
-    add_gate_option,
+    bench_parser,
     chatml_prompt,
     describe_host,
     model_path,
     oruel_exe,
+    parse_bench_args,
     print_table,
-    repack_setting,
     run_checked,
     tool,
     verdict,
@@ -101,22 +100,17 @@ def llama_bench_tg(
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2, help="threads for every run (default 2)")
-    ap.add_argument("--runs", type=int, default=5, help="timed runs of each process (>= 3)")
+    ap = bench_parser(__doc__, 5, "timed runs of each process, >= 3")
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument(
         "--bench-reps", type=int, default=2, help="llama-bench repetitions per round (>= 2)"
     )
     ap.add_argument("--prompt", default=PROMPT)
-    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
-    add_gate_option(ap)
-    args = ap.parse_args()
-    GATE.max_busy = args.max_busy
+    args, repack = parse_bench_args(ap)
     runs, n, t = max(args.runs, 3), args.max_tokens, args.threads
     args.bench_reps = max(args.bench_reps, 2)
 
-    model, repack = model_path(), repack_setting(args.repack)
+    model = model_path()
     setting = f"{repack.label}, threads={t}"
     oruel = oruel_exe()
     base = ["ask", "--temperature", "0", "--threads", str(t), *repack.oruel_args()]

@@ -18,7 +18,6 @@ the repack setting it ran under.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import socket
@@ -239,12 +238,7 @@ def batched_bench(threads: int, repack: common.Repack) -> dict[int, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
-    args = ap.parse_args()
-    repack = common.repack_setting(args.repack)
+    args, repack = common.parse_bench_args(common.bench_parser(__doc__, 3))
     print(common.describe_host())
     print(f"32 prompts, max_tokens {MAX_TOKENS}, temperature {TEMPERATURE}, "
           f"threads {args.threads}, {repack.label}, median of {args.runs}")  # fmt: skip

@@ -19,7 +19,6 @@ figures are medians over the rounds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -37,12 +36,12 @@ from common import (  # noqa: E402
     GATE,
     SMOLLM2_SYSTEM,
     Row,
-    add_gate_option,
+    bench_parser,
     describe_host,
     model_path,
     oruel_exe,
+    parse_bench_args,
     print_table,
-    repack_setting,
     run_checked,
     tool,
     tools_dir,
@@ -90,17 +89,11 @@ def chatml(messages: list[dict[str, str]]) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2, help="threads for every run (default 2)")
-    ap.add_argument("--runs", type=int, default=3, help="rounds (>= 3)")
+    ap = bench_parser(__doc__, 3, "rounds, >= 3")
     ap.add_argument("--max-tokens", type=int, default=64, help="reply length cap per turn")
-    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
     ap.add_argument("--no-llama", action="store_true", help="skip the llama-completion column")
-    add_gate_option(ap)
-    args = ap.parse_args()
-    GATE.max_busy = args.max_busy
+    args, repack = parse_bench_args(ap)
     runs, t, n = max(args.runs, 3), args.threads, args.max_tokens
-    repack = repack_setting(args.repack)
     setting = f"{repack.label}, threads={t}"
     oruel = oruel_exe()
     model = model_path()

@@ -10,6 +10,7 @@ the start-up floor app. Run them with oruel's venv python:
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import os
 import shlex
@@ -230,6 +231,26 @@ def add_gate_option(ap: Any) -> None:
         default=GATE.max_busy,
         help="wait before each run until other load is under this CPU fraction (0: off)",
     )
+
+
+def bench_parser(
+    doc: str | None, runs: int, runs_help: str = "timed runs"
+) -> argparse.ArgumentParser:
+    """The options every speed script shares (--runs, --threads, --repack,
+    --max-busy), so each names only its own; read them with `parse_bench_args`."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    ap.add_argument("--runs", type=int, default=runs, help=f"{runs_help} (default {runs})")
+    ap.add_argument("--threads", type=int, default=2, help="threads for every run (default 2)")
+    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
+    add_gate_option(ap)
+    return ap
+
+
+def parse_bench_args(ap: argparse.ArgumentParser) -> tuple[argparse.Namespace, Repack]:
+    """The parsed options, with the quiet gate set and the repack setting chosen."""
+    args = ap.parse_args()
+    GATE.max_busy = args.max_busy
+    return args, repack_setting(args.repack)
 
 
 def run_checked(

@@ -24,7 +24,6 @@ it passed OTHER_LIMIT CPUs runs again (up to RETRIES times).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -116,14 +115,8 @@ def plain_script(url: str, server_pid: int) -> tuple[float, Run]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=9)  # this host: ±10% a pair, so 9 for a fair median
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
-    common.add_gate_option(ap)
-    args = ap.parse_args()
-    common.GATE.max_busy = args.max_busy
-    repack = common.repack_setting(args.repack)
+    # 9 runs: pairs swing about 10% on a shared 2-core host, so a fair median needs them
+    args, repack = common.parse_bench_args(common.bench_parser(__doc__, 9))
     print(common.describe_host())
     print(
         f"32 requests, {PARALLEL} in flight, max_tokens {batch_speed.MAX_TOKENS}, temperature "

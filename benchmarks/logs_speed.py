@@ -19,7 +19,6 @@ commit, close), median of 15.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sqlite3
@@ -35,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     GATE,
     Row,
-    add_gate_option,
+    bench_parser,
     describe_host,
     model_path,
     oruel_exe,
+    parse_bench_args,
     print_table,
-    repack_setting,
     venv_python,
     verdict,
 )
@@ -111,15 +110,8 @@ def log_step_cost(runs: int = 15) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=7, help="timed runs of each side (>= 5)")
-    ap.add_argument("--threads", type=int, default=2, help="threads for every run (default 2)")
-    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
-    add_gate_option(ap)
-    args = ap.parse_args()
-    GATE.max_busy = args.max_busy
+    args, repack = parse_bench_args(bench_parser(__doc__, 7, "timed runs of each side, >= 5"))
     runs = max(args.runs, 5)
-    repack = repack_setting(args.repack)
     setting = f"{repack.label}, threads={args.threads}"
 
     folder = Path(tempfile.mkdtemp(prefix="oruel-logs-bench-"))

@@ -15,7 +15,6 @@ there too. Each figure is aggregate completion tokens/s, the median of
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import statistics
@@ -61,14 +60,7 @@ class OruelServer(batch_speed.Server):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repack", choices=["auto", "on", "off"], default="auto")
-    common.add_gate_option(ap)
-    args = ap.parse_args()
-    common.GATE.max_busy = args.max_busy
-    repack = common.repack_setting(args.repack)
+    args, repack = common.parse_bench_args(common.bench_parser(__doc__, 3))
     print(common.describe_host())
     print(
         f"32 requests, 8 in flight, max_tokens {batch_speed.MAX_TOKENS}, temperature "
