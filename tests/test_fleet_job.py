@@ -15,6 +15,7 @@ from oruel_cli.backends.endpoints import Endpoint
 from oruel_cli.backends.remote_errors import RemoteError
 from oruel_cli.batch.output import ResultWriter
 from oruel_cli.batch.reader import read_batch
+from oruel_cli.batch.sink import JobSink
 from oruel_cli.config import Config
 from oruel_cli.engine.reply import Completion
 from oruel_cli.fleet.job import MAX_ATTEMPTS, FleetJob
@@ -62,7 +63,7 @@ def run_job(tmp_path: Path, ids: list[str], backend: StandIn, done=(), timeout: 
     out = tmp_path / "out.jsonl"
     with ResultWriter(out) as writer:
         job = FleetJob(
-            backend, ParamResolver(Config(), None, {}), writer, set(done), parallel=2,
+            backend, ParamResolver(Config(), None, {}), JobSink(writer, set(done)), parallel=2,
             timeout=timeout, rng=random.Random(0),
         )  # fmt: skip
         stats = job.run(read_batch(jobs))
@@ -156,7 +157,7 @@ def test_resume_skips_done_ids_and_bad_lines_get_records(tmp_path):
     jobs.write_text('{"id": "t", "prompt": "t", "temperature": 9}\nnot json\n')
     out = tmp_path / "bad.jsonl"
     with ResultWriter(out) as writer:
-        job = FleetJob(backend, ParamResolver(Config(), None, {}), writer, set(), 2, 5.0)
+        job = FleetJob(backend, ParamResolver(Config(), None, {}), JobSink(writer, set()), 2, 5.0)
         stats = job.run(read_batch(jobs))
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert stats.failed == 2 and [r["error"]["code"] for r in recs] == [
@@ -179,7 +180,7 @@ def test_a_turbo_line_asks_for_its_tier_model_and_goes_first(tmp_path):
     )
     backend = StandIn([A], lambda url, i: None)
     with ResultWriter(tmp_path / "out.jsonl") as writer:
-        job = FleetJob(backend, ParamResolver(cfg, None, {}), writer, set(), 1, 5.0)
+        job = FleetJob(backend, ParamResolver(cfg, None, {}), JobSink(writer, set()), 1, 5.0)
         stats = job.run(read_batch(jobs))
     assert stats.ok == 3
     assert backend.models == {"s": None, "t": "org/fast-1b", "o": "gpt-x"}
@@ -193,8 +194,10 @@ def test_each_success_is_handed_to_the_reply_log_with_its_endpoint(tmp_path):
     backend = StandIn([A], lambda url, i: None)
     with ResultWriter(tmp_path / "out.jsonl") as writer:
         job = FleetJob(
-            backend, ParamResolver(Config(), None, {}), writer, set(), 1, 5.0,
-            on_reply=lambda messages, resolved, comp, url: got.append((messages, comp.content, url)),
+            backend, ParamResolver(Config(), None, {}),
+            JobSink(writer, set(), on_reply=lambda messages, resolved, comp, url: got.append(
+                (messages, comp.content, url))),
+            1, 5.0,
         )  # fmt: skip
         job.run(read_batch(jobs))
     assert got == [([{"role": "user", "content": "a"}], "ok a", A)]  # not the failed line

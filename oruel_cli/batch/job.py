@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from ..backends.local import LocalBackend
 from ..config import Config
-from ..engine.completion import Completion, complete, json_warning
+from ..engine.completion import complete, json_warning
 from ..engine.engine import Event, Finish, Request
 from ..errors import OruelError
-from ..resolve import ParamResolver, Resolved
-from .output import ResultWriter
+from ..resolve import ParamResolver
 from .reader import BatchLine, LineError
-from .records import error_record, success_record
+from .sink import JobSink
 from .stats import JobStats, summary_rows
 
 __all__ = ["BatchJob", "JobStats", "summary_rows"]
@@ -36,21 +34,15 @@ class BatchJob:
         backend: LocalBackend,
         resolver: ParamResolver,
         config: Config,
-        writer: ResultWriter,
-        done_ids: set[str],
+        sink: JobSink,
         job_model: str,
-        on_progress: Callable[[JobStats], None] = lambda s: None,
-        on_reply: Callable[[list[dict[str, Any]], Resolved, Completion], None] | None = None,
     ) -> None:
         self.backend = backend
         self.resolver = resolver
         self.config = config
-        self.writer = writer
-        self.done_ids = done_ids
-        self.job_model = job_model
-        self.on_progress = on_progress
-        self.on_reply = on_reply  # `run --log`: each success, once its record is written
-        self.stats = JobStats()
+        self.sink = sink
+        self.stats = sink.stats
+        self.job_model = job_model  # the model file's path: the source of each reply
         self._window: list[tuple[int, int, Request]] = []
         self._order = itertools.count()
         self._finished_now: list[Finish] = []  # the driver's sink: Finishes of the last step
@@ -93,17 +85,15 @@ class BatchJob:
             self._finished_now.append(ev)
 
     def _read(self, line: BatchLine) -> None:
-        if line.id in self.done_ids:
-            self.stats.skipped += 1
-            self.on_progress(self.stats)
+        if self.sink.skip_done(line):
             return
         if line.error is not None:
-            self._fail(line, line.error)
+            self.sink.fail(line, line.error)
             return
         try:
             req = self._request(line)
         except _LineFailure as e:
-            self._fail(line, e.error)
+            self.sink.fail(line, e.error)
             return
         heapq.heappush(self._window, (req.priority, next(self._order), req))
 
@@ -146,24 +136,12 @@ class BatchJob:
         line, resolved = ev.request.user  # type: ignore[misc]
         comp = complete(ev, self.backend.model_name)
         if comp.error is not None:
-            self._fail(line, LineError("generation_failed", f"the generation failed: {comp.error}"))
-            return
-        if comp.schema_error:
-            self._fail(line, LineError("schema_violation", comp.schema_error))
-            return
-        params = resolved.effective.set_values()
-        self.writer.write(success_record(line, comp.to_openai(), params))
-        if self.on_reply is not None:
-            self.on_reply(line.messages or [], resolved, comp)
-        self.stats.ok += 1
-        self.stats.prompt_tokens += comp.prompt_tokens
-        self.stats.completion_tokens += comp.completion_tokens
-        self.on_progress(self.stats)
-
-    def _fail(self, line: BatchLine, error: LineError) -> None:
-        self.writer.write(error_record(line, error))
-        self.stats.failed += 1
-        self.on_progress(self.stats)
+            error = LineError("generation_failed", f"the generation failed: {comp.error}")
+            self.sink.fail(line, error)
+        elif comp.schema_error:
+            self.sink.fail(line, LineError("schema_violation", comp.schema_error))
+        else:
+            self.sink.succeed(line, resolved, comp, self.job_model)
 
 
 class _LineFailure(Exception):

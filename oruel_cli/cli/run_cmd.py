@@ -4,12 +4,16 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import Interrupted, UsageError
 from .options import FILE, INTEGER, CommonOptions, common_options
+
+if TYPE_CHECKING:
+    from ..batch.sink import OnReply
+    from ..logs.writer import ReplyLog
 
 DEFAULT_PARALLEL = 8
 
@@ -78,22 +82,19 @@ def run(
         raise Interrupted()
 
     from ..batch.job import BatchJob
+    from ..batch.sink import JobSink
     from ..logs.writer import ReplyLog
 
     # --log: each line's reply is a row (a conversation of its own); --no-log and
     # `oruel logs off` still win.
     line_log = ReplyLog.for_command("run", config, opts.no_log or not log_lines, per_reply=True)
 
-    def on_reply(messages: list, resolved: Any, comp: Any) -> None:
-        line_log.add(messages, resolved, target.path, comp)
-
     previous = signal.signal(signal.SIGTERM, _sigterm)
     progress = _Progress(count_lines(input))
     try:
         with backend, ResultWriter(out_path) as writer:
-            job = BatchJob(backend, resolver, config, writer, done_ids, str(target.path),
-                           on_progress=progress.update,
-                           on_reply=on_reply if line_log.enabled else None)  # fmt: skip
+            sink = JobSink(writer, done_ids, progress.update, _log_hook(line_log))
+            job = BatchJob(backend, resolver, config, sink, str(target.path))
             stats = job.run(read_batch(input))
     finally:
         progress.close()
@@ -118,6 +119,7 @@ def _run_remote(
     endpoint stayed down, 130 when interrupted."""
     from ..batch.output import ResultWriter
     from ..batch.reader import count_lines, read_batch
+    from ..batch.sink import JobSink
     from ..fleet.job import FleetJob
     from .session import RemoteTarget, show_params, warn
 
@@ -132,15 +134,11 @@ def _run_remote(
         "run", resolver.config, opts.no_log or not log_lines, per_reply=True
     )
 
-    def on_reply(messages: list, resolved: Any, comp: Any, url: str) -> None:
-        line_log.add(messages, resolved, url, comp)
-
     progress = _Progress(count_lines(input))
     try:
         with remote, ResultWriter(out_path) as writer:
-            job = FleetJob(remote, resolver, writer, done_ids, n_slots, remote.timeout,
-                           on_progress=progress.update, notify=warn,
-                           on_reply=on_reply if line_log.enabled else None)  # fmt: skip
+            sink = JobSink(writer, done_ids, progress.update, _log_hook(line_log))
+            job = FleetJob(remote, resolver, sink, n_slots, remote.timeout, notify=warn)
             stats = job.run(read_batch(input))
     finally:
         progress.close()
@@ -157,6 +155,13 @@ def _run_remote(
         raise Interrupted()
     if stats.failed or stats.stopped:
         raise typer.Exit(1)
+
+
+def _log_hook(line_log: "ReplyLog") -> "OnReply | None":
+    """`run --log`: each line's reply a row, the model file or endpoint as its model."""
+    if not line_log.enabled:
+        return None
+    return lambda messages, resolved, comp, source: line_log.add(messages, resolved, source, comp)
 
 
 def _sigterm(signum: int, frame: object) -> None:

@@ -41,9 +41,8 @@ from typing import Any
 from ..backends.endpoints import model_flag_name
 from ..backends.remote import RemoteBackend, request_fields
 from ..backends.remote_errors import RemoteError, from_openai
-from ..batch.output import ResultWriter
 from ..batch.reader import BatchLine, LineError
-from ..batch.records import error_record, success_record
+from ..batch.sink import JobSink
 from ..batch.stats import JobStats
 from ..engine.reply import Completion, json_warning
 from ..errors import OruelError
@@ -73,24 +72,18 @@ class FleetJob:
         self,
         backend: RemoteBackend,
         resolver: ParamResolver,
-        writer: ResultWriter,
-        done_ids: set[str],
+        sink: JobSink,
         parallel: int,
         timeout: float,
-        on_progress: Callable[[JobStats], None] = lambda s: None,
         notify: Callable[[str], None] = lambda text: None,
-        on_reply: Callable[[list[dict[str, Any]], Resolved, Completion, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self.backend = backend
         self.resolver = resolver
-        self.writer = writer
-        self.done_ids = done_ids
+        self.sink = sink
         self.timeout = timeout
-        self.on_progress = on_progress
         self.notify = notify
-        self.on_reply = on_reply  # `run --log`: each success, once its record is written
         self.clock = clock
         self.rng = rng or random.Random()
         self.rotation = Rotation(
@@ -99,7 +92,7 @@ class FleetJob:
                 for ep in backend.endpoints
             ]
         )
-        self.stats = JobStats()
+        self.stats = sink.stats
         self.stopping = False
         self._announce = False
         self.in_flight = 0
@@ -178,9 +171,7 @@ class FleetJob:
         return len(self._window) + len(self._later) + self.in_flight
 
     def _read(self, line: BatchLine) -> None:
-        if line.id in self.done_ids:
-            self.stats.skipped += 1
-            self.on_progress(self.stats)
+        if self.sink.skip_done(line):
             return
         if line.error is not None:
             self._fail(line, line.error)
@@ -322,24 +313,14 @@ class FleetJob:
                 line, LineError("schema_violation", comp.schema_error), ep.url, item.attempts
             )
             return
-        record = success_record(line, comp.to_openai(), item.resolved.effective.set_values())
-        record.update(endpoint=ep.url, attempts=item.attempts)
-        self.writer.write(record)
-        self.stats.ok += 1
-        self.stats.prompt_tokens += comp.prompt_tokens
-        self.stats.completion_tokens += comp.completion_tokens
-        self.on_progress(self.stats)
-        if self.on_reply is not None:
-            self.on_reply(line.messages or [], item.resolved, comp, ep.url)
+        self.sink.succeed(
+            line, item.resolved, comp, ep.url, endpoint=ep.url, attempts=item.attempts
+        )
 
     def _fail(
         self, line: BatchLine, error: LineError, endpoint: str | None = None, attempts: int = 0
     ) -> None:
-        record = error_record(line, error)
-        record.update(endpoint=endpoint, attempts=attempts)
-        self.writer.write(record)
-        self.stats.failed += 1
-        self.on_progress(self.stats)
+        self.sink.fail(line, error, endpoint=endpoint, attempts=attempts)
 
     # -- worker threads ----------------------------------------------------------------
 
