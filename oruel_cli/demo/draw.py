@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -103,18 +103,32 @@ def _prompt_line(result: dict[str, Any]) -> Text:
     return t
 
 
+def _head(console: Console, result: dict[str, Any], what: str, *notes: str | Text) -> None:
+    """Every picture opens the same way: title, prompt, what the parameter does, a blank line."""
+    console.print(_title(result, what))
+    console.print(_prompt_line(result))
+    for note in notes:
+        console.print(note if isinstance(note, Text) else Text(note, style="dim"))
+    console.print()
+
+
+def _cut_table(value_header: str, reply_header: str, justify: JustifyMethod = "left") -> Table:
+    """The table of a cut (max_tokens, stop): the value, the reply it leaves, its finish reason."""
+    table = Table(show_lines=True, expand=True)
+    table.add_column(value_header, justify=justify, no_wrap=True)
+    table.add_column(reply_header, ratio=1)
+    table.add_column("finish", no_wrap=True)
+    return table
+
+
 # -- the four cuts and temperature -------------------------------------------
 
 
 def distribution(result: dict[str, Any], console: Console) -> None:
     name = result["parameter"]
     pics = result["pictures"]
-    console.print(_title(result, "the next token's distribution"))
-    console.print(_prompt_line(result))
-    console.print(Text(f"{name}: {_WHAT[name]}", style="dim"))
-    if name != "temperature":
-        console.print(_cut_note(result))
-    console.print()
+    notes = [f"{name}: {_WHAT[name]}"] + ([_cut_note(result)] if name != "temperature" else [])
+    _head(console, result, "the next token's distribution", *notes)
     token_w = max(5, *(len(visible(r["text"])) for r in pics[0]["rows"]))
     # one column for the distribution the stage receives, then one a value
     cols = len(pics) + 1
@@ -217,13 +231,9 @@ def penalties(result: dict[str, Any], console: Console) -> None:
     name = result["parameter"]
     pics = result["pictures"]
     prefix = result["prefix"]
-    console.print(_title(result, "logits after a generated prefix"))
-    console.print(_prompt_line(result))
-    console.print(Text(f"{name}: {_WHAT[name]}", style="dim"))
     t = Text(f"After {len(prefix['tokens'])} greedy tokens: ", style="dim")
     t.append(prefix["text"].strip().replace("\n", " ↵ "), style="italic")
-    console.print(t)
-    console.print()
+    _head(console, result, "logits after a generated prefix", f"{name}: {_WHAT[name]}", t)
     token_w = max(5, *(len(visible(r["text"])) for r in pics[0]["rows"][:_PENALTY_ROWS]))
     fixed = token_w + 1 + 6 + 7  # token, count, logit
     per = 14
@@ -286,16 +296,13 @@ def _reply(text: str | None) -> Text:
 def seeds(result: dict[str, Any], console: Console) -> None:
     from ..sweep.draw import columns
 
-    console.print(_title(result, f"short generations at temperature {result['temperature']:g}"))
-    console.print(_prompt_line(result))
-    console.print(
-        Text(
-            "seed: the seed of the draw: the same seed (and parameters) gives the same "
-            "reply; at temperature 0 it changes nothing. Each seed runs twice.",
-            style="dim",
-        )
+    _head(
+        console,
+        result,
+        f"short generations at temperature {result['temperature']:g}",
+        "seed: the seed of the draw: the same seed (and parameters) gives the same "
+        "reply; at temperature 0 it changes nothing. Each seed runs twice.",
     )
-    console.print()
     runs: dict[Any, list[str]] = {}
     for g in result["generations"]:
         runs.setdefault(g["seed"], []).append(g["text"])
@@ -316,16 +323,13 @@ def seeds(result: dict[str, Any], console: Console) -> None:
 def max_tokens(result: dict[str, Any], console: Console) -> None:
     gen = result["generation"]
     values = sorted(set(result["values"]))
-    console.print(_title(result, "one generation, cut where each value would cut it"))
-    console.print(_prompt_line(result))
-    console.print(
-        Text(
-            "max_tokens: the most tokens the reply may have; the reply ends there with "
-            "finish_reason length (or earlier, when the model ends it).",
-            style="dim",
-        )
+    _head(
+        console,
+        result,
+        "one generation, cut where each value would cut it",
+        "max_tokens: the most tokens the reply may have; the reply ends there with "
+        "finish_reason length (or earlier, when the model ends it).",
     )
-    console.print()
     marked = Text()
     styles = ("", "blue")
     segment = 0
@@ -335,10 +339,7 @@ def max_tokens(result: dict[str, Any], console: Console) -> None:
             marked.append(f"⟨{i}⟩", style="bold magenta")
             segment += 1
     console.print(Panel(marked, title="the generation, with the cut points", title_align="left"))
-    table = Table(show_lines=True, expand=True)
-    table.add_column("max_tokens", justify="right", no_wrap=True)
-    table.add_column("the reply", ratio=1)
-    table.add_column("finish", no_wrap=True)
+    table = _cut_table("max_tokens", "the reply", justify="right")
     n = len(gen["pieces"])
     for v in result["values"]:
         text = "".join(gen["pieces"][:v])
@@ -353,16 +354,13 @@ def max_tokens(result: dict[str, Any], console: Console) -> None:
 
 def stops(result: dict[str, Any], console: Console) -> None:
     gen = result["generation"]
-    console.print(_title(result, "one generation, cut at each stop string"))
-    console.print(_prompt_line(result))
-    console.print(
-        Text(
-            "stop: the reply ends where a stop string is first generated (also across "
-            "tokens); the stop string is not part of it.",
-            style="dim",
-        )
+    _head(
+        console,
+        result,
+        "one generation, cut at each stop string",
+        "stop: the reply ends where a stop string is first generated (also across "
+        "tokens); the stop string is not part of it.",
     )
-    console.print()
     text = gen["text"]
     marks: dict[int, list[str]] = {}
     for cut in result["cuts"]:
@@ -377,10 +375,7 @@ def stops(result: dict[str, Any], console: Console) -> None:
     marked.append(text[pos:])
     title = "the generation, marked where each stop string first appears"
     console.print(Panel(marked, title=title, title_align="left"))
-    table = Table(show_lines=True, expand=True)
-    table.add_column("stop", no_wrap=True)
-    table.add_column("the reply (the stop string is not part of it)", ratio=1)
-    table.add_column("finish", no_wrap=True)
+    table = _cut_table("stop", "the reply (the stop string is not part of it)")
     for cut in result["cuts"]:
         reply = _reply(cut["text"])
         if cut["at"] is None:
@@ -391,16 +386,13 @@ def stops(result: dict[str, Any], console: Console) -> None:
 
 def formats(result: dict[str, Any], console: Console) -> None:
     gens = result["generations"]
-    console.print(_title(result, "the same prompt, each format"))
-    console.print(_prompt_line(result))
-    console.print(
-        Text(
-            "response_format json_object constrains the reply with a JSON grammar, so it "
-            "parses (unless max_tokens cuts it short); text leaves it free.",
-            style="dim",
-        )
+    _head(
+        console,
+        result,
+        "the same prompt, each format",
+        "response_format json_object constrains the reply with a JSON grammar, so it "
+        "parses (unless max_tokens cuts it short); text leaves it free.",
     )
-    console.print()
     from ..sweep.draw import columns
 
     heads, bodies, feet = [], [], []
