@@ -417,3 +417,17 @@ def test_the_stats_line_says_what_was_decoded_and_cached() -> None:
     assert len(short) <= 90 and "prompt 20 new + 80 cached" in short and short.endswith("stop")
     tiny = stats_line(comp, 1000, width=79)  # an 80-column terminal
     assert len(tiny) <= 79 and "20 new + 80 cached" in tiny and "12%" in tiny
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("/srv/models/SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("llama-4-maverick", "llama-4-maverick"),
+    ],
+)
+def test_the_banner_names_a_gguf_path_by_its_file_name(name, shown):
+    from oruel_cli.chat.repl import shown_model
+
+    assert shown_model(name) == shown

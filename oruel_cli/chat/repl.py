@@ -127,6 +127,12 @@ def quiet_terminal() -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
+def shown_model(name: str) -> str:
+    """The banner's model: a GGUF path (llama-server's model id) by its file name, so the
+    banner keeps to one line; any other name (a hub id such as org/model) as it is."""
+    return Path(name).name if name.lower().endswith(".gguf") else name
+
+
 # -- input ---------------------------------------------------------------------------
 
 
@@ -277,7 +283,7 @@ class Chat:
     def banner(self) -> None:
         preset = self.session.params.preset_name
         where = f"context {self.ctx} tokens" if self.ctx else f"at {self.backend.path}"
-        head = f"oruel chat · {self.model_name} · {where}"
+        head = f"oruel chat · {shown_model(self.model_name)} · {where}"
         self.err.print(
             f"[bold]{_escape(head)}[/]" + (f" · preset {_escape(preset)}" if preset else ""),
             highlight=False,
