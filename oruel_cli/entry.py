@@ -8,13 +8,17 @@ remembers a KeyboardInterrupt that once escaped code run by `exec()` of a
 string (dataclasses and namedtuple build their methods that way, so a Ctrl-C
 during any later lazy import can do it) and, at exit, kills itself with SIGINT
 even when that KeyboardInterrupt was caught and turned into exit 130.
+
+A signal ignored when the process started (SIGINT in a shell script's
+background job) stays ignored throughout (see `signals.py`).
 """
 
 import os
 import signal
 import sys
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from .signals import install
+
 INTERRUPTED = 130
 
 
@@ -23,12 +27,14 @@ def main() -> None:
     # inside some library's import can be swallowed by its own error handling
     # (seen: a Ctrl-C at 0.05 s was lost and the reply ran to the end).
     caught: list[int] = []
-    handlers = {s: signal.signal(s, lambda n, f: caught.append(n)) for s in _SIGNALS}
+    handlers = install(lambda n, f: caught.append(n))  # none for a signal ignored on start
     from .cli.main import main as cli_main
 
     try:
-        signal.signal(signal.SIGINT, handlers[signal.SIGINT])
-        signal.signal(signal.SIGTERM, _terminate)  # the same as a Ctrl-C from here on
+        if signal.SIGINT in handlers:
+            signal.signal(signal.SIGINT, handlers[signal.SIGINT])
+        if signal.SIGTERM in handlers:
+            signal.signal(signal.SIGTERM, _terminate)  # the same as a Ctrl-C from here on
         if caught:  # checked after the handlers are back, so no signal falls between
             raise KeyboardInterrupt
         cli_main()  # turns a KeyboardInterrupt into its line and SystemExit(130)

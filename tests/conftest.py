@@ -4,9 +4,17 @@ config, presets and data never leak in (and nothing is written there)."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# A signal ignored by this process is ignored by every oruel it starts (and oruel
+# keeps it so, as Unix programs do). Started from a script's background job, the
+# suite would inherit an ignored SIGINT and its Ctrl-C tests would test nothing:
+# they are about a Ctrl-C that arrives (tests/watch.py can start one ignored).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -206,6 +206,30 @@ def interrupt_at(moment: str, sig: int, tmp_path) -> tuple[int, str, str]:
     return finish(proc, out, err)
 
 
+def test_a_sigint_ignored_from_the_start_does_not_stop_the_reply(tmp_path):
+    """Started with SIGINT ignored (a shell script's background job), ask keeps it
+    ignored while it generates, where it otherwise catches a Ctrl-C to cut the
+    reply; SIGTERM still cuts it (130)."""
+    from watch import finish, start, wait_until
+
+    config = tmp_path / "stream.yaml"
+    config.write_text("params:\n  stream: true\n")
+    proc, out, err = start(
+        [sys.executable, "-m", "oruel_cli", "ask", "--max-tokens", "4000", "Write a long essay."],
+        env={"ORUEL_CONFIG": str(config)},
+        ignore_sigint=True,
+    )
+    out.wait_any("the first text")
+    proc.send_signal(signal.SIGINT)
+    seen = len(out.text)
+    wait_until(lambda: len(out.text) > seen + 200 or proc.poll() is not None, "more text")
+    assert proc.poll() is None, "the SIGINT cut a reply that started with it ignored"
+    proc.send_signal(signal.SIGTERM)
+    rc, _, err_text = finish(proc, out, err)
+    assert rc == 130, err_text
+    assert "finish: cancelled" in err_text
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_stops_generation_keeps_the_reply_and_exits_130(sig, tmp_path):
     rc, out, err = interrupt_at("generating", sig, tmp_path)

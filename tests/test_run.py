@@ -168,6 +168,35 @@ def test_sigint_stops_cleanly_with_130_and_resume_completes(tmp_path):
     assert sorted(by_id(out)) == sorted(r["id"] for r in rows)
 
 
+def test_a_sigint_ignored_from_the_start_stays_ignored_and_sigterm_still_stops(tmp_path):
+    """A shell starts a script's background job with SIGINT ignored: the job goes
+    on through a SIGINT, and SIGTERM still ends it with 130."""
+    from watch import finish, start, wait_until
+
+    rows = [{"id": f"i{i}", "prompt": f"Count to {i + 5}.", "max_tokens": 60} for i in range(20)]
+    jobs = write_jsonl(tmp_path / "i.jsonl", rows)
+    out = tmp_path / "i.results.jsonl"
+    proc, stdout, stderr = start(
+        [sys.executable, "-m", "oruel_cli", "run", str(jobs), "--parallel", "2"],
+        ignore_sigint=True,
+    )
+    wait_until(lambda: count_records(out) >= 1, "the first record")
+    proc.send_signal(signal.SIGINT)
+    after = count_records(out)
+    # a Ctrl-C that was heard ends the job with no new record (the lines in
+    # flight are dropped); records keep coming while it is ignored
+    wait_until(
+        lambda: count_records(out) >= after + 3 or proc.poll() is not None,
+        "three records after the SIGINT",
+    )
+    assert proc.poll() is None, "the SIGINT stopped a job that started with it ignored"
+    proc.send_signal(signal.SIGTERM)
+    rc, _, err = finish(proc, stdout, stderr)
+    assert rc == 130, err
+    assert "Traceback" not in err
+    assert count_records(out) < len(rows)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_while_loading_exits_130_with_one_line_and_writes_nothing(tmp_path, sig):
     """A Ctrl-C inside llama.cpp's log callback (it runs Python during the load,

@@ -4,6 +4,7 @@ fixed time before a signal: on a slow machine a test still tests its moment."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -50,11 +51,15 @@ class Output:
         return self.text
 
 
-def start(args: list[str], env: dict | None = None) -> tuple[subprocess.Popen, Output, Output]:
-    """Start a process with stdout and stderr watched."""
+def start(
+    args: list[str], env: dict | None = None, ignore_sigint: bool = False
+) -> tuple[subprocess.Popen, Output, Output]:
+    """Start a process with stdout and stderr watched; with `ignore_sigint`, SIGINT
+    ignored from its start (as a shell starts a script's background job)."""
     proc = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
+        preexec_fn=_ignore_sigint if ignore_sigint else None,
     )  # fmt: skip
     return proc, Output(proc.stdout), Output(proc.stderr)
 
@@ -70,3 +75,7 @@ def finish(
         proc.wait()
         pytest.fail(f"the process still ran {timeout:.0f} s after it was told to stop")
     return proc.returncode, out.close(), err.close()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

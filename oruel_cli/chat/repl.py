@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..cli.session import Stop, has_tools, show_params
 from ..errors import Interrupted, OruelError, RuntimeFailure
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
+from ..signals import catching
 from . import commands
 from .state import ChatSession, reply_room
 
@@ -302,13 +303,10 @@ class Chat:
 
     def run(self) -> None:
         """Until /exit, Ctrl-D or the end of input; SIGTERM raises Interrupted (130)."""
-        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
-        try:
+        with catching(self._on_sigterm, (signal.SIGTERM,)):
             if self.interactive:
                 self.banner()
             self._loop()
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self.terminated = True
@@ -416,12 +414,8 @@ class Chat:
                 self.terminated = True
             stop.fire()
 
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with catching(handler):
             yield stop
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
 
     def _prepare(self) -> Request | None:
         """The request for the conversation's window, after dropping the oldest

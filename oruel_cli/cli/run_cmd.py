@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import Interrupted, UsageError
+from ..signals import install, restore
 from .options import FILE, INTEGER, CommonOptions, common_options
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def run(
     # `oruel logs off` still win.
     line_log = ReplyLog.for_command("run", config, opts.no_log or not log_lines, per_reply=True)
 
-    previous = signal.signal(signal.SIGTERM, _sigterm)
+    previous = install(_sigterm, (signal.SIGTERM,))
     progress = _Progress(count_lines(input))
     try:
         with backend, ResultWriter(out_path) as writer:
@@ -98,7 +99,7 @@ def run(
             stats = job.run(read_batch(input))
     finally:
         progress.close()
-        signal.signal(signal.SIGTERM, previous)
+        restore(previous)
     _summary(stats, out_path)
     from ..logs.jobs import log_job
 

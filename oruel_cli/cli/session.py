@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..params.layering import Effective
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
 from ..resolve import Resolved
+from ..signals import catching
 
 
 def check_no_endpoint(opts: Any, what: str = "this command") -> None:
@@ -123,12 +124,8 @@ def stop_signals() -> Iterator[Stop]:
             raise KeyboardInterrupt
         stop.fire()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with catching(handler):
         yield stop
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def generate_reply(

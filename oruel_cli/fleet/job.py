@@ -31,7 +31,6 @@ import heapq
 import itertools
 import queue
 import random
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +46,7 @@ from ..batch.stats import JobStats
 from ..engine.reply import Completion, json_warning
 from ..errors import OruelError
 from ..resolve import ParamResolver, Resolved
+from ..signals import install, restore
 from .backoff import backoff
 from .rotation import EndpointState, Rotation
 
@@ -113,18 +113,13 @@ class FleetJob:
     def run(self, lines: Iterator[BatchLine]) -> JobStats:
         """Run every line; see the module's docstring for what stops it."""
         on_main = threading.current_thread() is threading.main_thread()
-        previous = (
-            {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-            if on_main
-            else {}
-        )
+        previous = install(self._on_signal) if on_main else {}
         try:
             self._loop(iter(lines))
         except KeyboardInterrupt:  # the second Ctrl-C: at once, in-flight lines unrecorded
             self.stats.interrupted = True
         finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
+            restore(previous)
         return self.stats
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from ..errors import OruelError
+from ..signals import catching
 from .app import build_app
 from .state import ServeState
 
@@ -64,12 +65,8 @@ class OruelServer(uvicorn.Server):
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with catching(self._on_signal):
             yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self._loop is not None:
