@@ -5,13 +5,14 @@ conversation's next turn finds its own slot's KV cache."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from shared_data import PROMPTS
 
 from oruel_cli.engine.bindings import lc
 from oruel_cli.engine.completion import Prompter
-from oruel_cli.engine.driver import Driver
+from oruel_cli.engine.driver import Driver, DriverClosed, DriverFailed
 from oruel_cli.engine.engine import Delta, Finish
 from oruel_cli.engine.loader import open_engine, resolve_target
 from oruel_cli.params.model import GenerationParams
@@ -264,3 +265,73 @@ def test_oruel_run_writes_generation_failed_and_completes_the_other_lines(
     assert recs["bad"]["error"]["code"] == "generation_failed"
     assert recs["bad"]["error"]["line"] == 3
     assert all(recs[f"ok{i}"]["error"] is None and recs[f"ok{i}"]["output"] for i in range(5))
+
+
+def test_a_step_that_raises_fails_every_request_and_refuses_later_ones(target, monkeypatch):
+    """A bug in a step, on the driver's own thread: the two running requests,
+    the two queued in the engine and the two still in the inbox all get an
+    error Finish at once, the failure is reported once, and the driver refuses
+    every later submit or call at once instead of leaving callers waiting."""
+    long = GenerationParams(temperature=0, max_tokens=400)
+    with open_engine(target, 2, 1024) as engine:
+        real, steps = engine.step, {"n": 0}
+        in_step, go = threading.Event(), threading.Event()
+
+        def step(admit: bool = True):
+            steps["n"] += 1
+            if steps["n"] == 5:  # a few tokens in
+                in_step.set()
+                go.wait()
+                raise ValueError("boom in a step")
+            return real(admit)
+
+        monkeypatch.setattr(engine, "step", step)
+        reports: list[str] = []
+        driver = Driver(engine).start(report=reports.append)
+        try:
+            prompts = ["Write a long essay about the sea.", *PROMPTS[:3]]
+            handles = [driver.submit(request(engine, p, long)) for p in prompts]
+            assert in_step.wait(120)
+            # the driver is inside the failing step: these two wait in its inbox
+            handles += [driver.submit(request(engine, p, long)) for p in PROMPTS[3:5]]
+            go.set()
+            finishes = [driver_wait(h, 1.0) for h in handles]
+            for f in finishes:
+                assert f.finish_reason == "error", f
+                assert f.error == "the engine stopped: ValueError: boom in a step"
+            assert reports == ["error: the engine stopped: ValueError: boom in a step"]
+            assert driver.failed == finishes[0].error
+            t0 = time.monotonic()
+            with pytest.raises(DriverFailed, match="boom in a step"):
+                driver.submit(request(engine, PROMPTS[0]))
+            with pytest.raises(DriverFailed, match="boom in a step"):
+                driver.call(lambda eng: eng.live)
+            assert time.monotonic() - t0 < 0.5
+            assert driver.pending == 0
+        finally:
+            go.set()
+            driver.close()  # and closing a failed driver does not hang either
+    assert reports == ["error: the engine stopped: ValueError: boom in a step"]
+
+
+def driver_wait(handle, seconds: float) -> Finish:
+    """The handle's Finish, failing the test if it takes longer than `seconds`."""
+    got: list[Finish] = []
+    t = threading.Thread(target=lambda: got.append(handle.wait()), daemon=True)
+    t.start()
+    t.join(seconds)
+    assert got, f"no Finish for {handle.id} within {seconds} s"
+    return got[0]
+
+
+def test_close_cancels_what_is_still_in_the_inbox_and_refuses_later_submits(target):
+    with open_engine(target, 1, 1024) as engine:
+        driver = Driver(engine)
+        handles = [driver.submit(request(engine, p)) for p in PROMPTS[:3]]  # never stepped
+        driver.close()
+        for h in handles:
+            assert h.done and h.finish.finish_reason == "cancelled"
+            assert h.finish.completion_tokens == 0 and h.finish.error is None
+            assert isinstance(h.wait(), Finish)
+        with pytest.raises(DriverClosed, match="closed"):
+            driver.submit(request(engine, PROMPTS[0]))

@@ -115,9 +115,12 @@ def _model_entry(m: ServedModel, name: str | None = None) -> dict[str, Any]:
 
 async def health(request: Request) -> Response:
     state: ServeState = request.app.state.oruel
-    status = "draining" if state.draining else "ok" if state.ready else "loading"
-    code = 200 if status == "ok" else 503
-    return json_response({"status": status}, code)
+    if state.draining:
+        return json_response({"status": "draining"}, 503)
+    if (why := state.failed) is not None:
+        return json_response({"status": "failed", "error": why}, 503)
+    status = "ok" if state.ready else "loading"
+    return json_response({"status": status}, 200 if state.ready else 503)
 
 
 async def metrics(request: Request) -> Response:

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..engine.completion import Completion, complete
+from ..engine.driver import DriverFailed
 from ..engine.engine import Delta, Finish
 from ..errors import OruelError, UsageError
 from .errors import ApiError, json_response
@@ -41,6 +42,7 @@ async def chat_completions(request: Request) -> Response:
     raw = await read_body(request)
     call = parse_request(raw, state.registry, state.resolver)
     log.model = call.model_name
+    _check_alive(call)
     _check_room(state, call)
     req = await _prepare(call, f"chatcmpl-{uuid.uuid4().hex[:24]}")
     log.id = req.id
@@ -62,6 +64,18 @@ def check_open(state: ServeState) -> None:
             503, "the server is loading its models; retry shortly", code="loading",
             headers={"Retry-After": "1"},
         )  # fmt: skip
+
+
+def _check_alive(call: ChatCall) -> None:
+    if (why := call.model.failed) is not None:
+        raise engine_failed(why)
+
+
+def engine_failed(why: str) -> ApiError:
+    """503: the model's engine stopped (see /health); only a restart brings it back."""
+    return ApiError(
+        503, f"the server cannot answer: {why}; it needs a restart", code="engine_failed"
+    )
 
 
 def _check_room(state: ServeState, call: ChatCall) -> None:
@@ -133,6 +147,9 @@ class Run:
     def submit(self, req: Any) -> None:
         try:
             self.handle = self.call.model.backend.submit(req, sink=self._sink)
+        except DriverFailed as e:  # the engine stopped since the check
+            self.release()
+            raise engine_failed(str(e)) from None
         except OruelError as e:  # e.g. a prompt empty once tokenized
             self.release()
             raise ApiError(400, str(e), param="messages", code="invalid_request") from None
@@ -205,7 +222,10 @@ class Run:
         return comp
 
     def failure(self, ev: Finish) -> ApiError | None:
-        """Why a finished request has no reply: a failed generation, or a shutdown."""
+        """Why a finished request has no reply: a failed generation, a stopped
+        engine, or a shutdown."""
+        if ev.error is not None and self.call.model.failed is not None:
+            return engine_failed(ev.error)
         if ev.error is not None:
             return ApiError(500, f"the generation failed: {ev.error}", code="generation_failed")
         if ev.finish_reason == "cancelled":

@@ -53,6 +53,11 @@ class ServedModel:
             return 0
         return max(0, self.backend.driver.pending - self.n_slots)
 
+    @property
+    def failed(self) -> str | None:
+        """Why this model's driver stopped (a step raised), if it did."""
+        return self.backend.driver.failed if self.backend is not None else None
+
     def check_room(self) -> None:
         """429 when the queue is full, with a Retry-After from the queue's length
         and the average request's duration: about when a place will be free."""

@@ -119,7 +119,7 @@ def load_models(state: ServeState, verbose: bool) -> None:
     for m in state.registry.models:
         backend = LocalBackend.load(m.target, verbose, n_slots=m.n_slots, ctx_cap=SLOT_CTX_CAP)
         m.backend = backend
-        backend.driver.start()
+        backend.driver.start(report=state.say)  # a step that raises: one line, then 503s
         _warm_up(backend)
 
 

@@ -28,6 +28,12 @@ class ServeState:
     log: TextIO = field(default_factory=lambda: sys.stderr)
     replies: Any = None  # a ReplyLog with --log: every reply is kept in the reply log
 
+    @property
+    def failed(self) -> str | None:
+        """Why a model's engine stopped, if one did: the server then answers 503
+        and /health fails, so that a supervisor restarts it."""
+        return next((m.failed for m in self.registry.models if m.failed), None)
+
     def say(self, text: str) -> None:
         """One line on stderr, whole (lines of concurrent requests never mix)."""
         self.log.write(f"oruel serve: {text}\n")
