@@ -22,6 +22,20 @@ class RuntimeFailure(OruelError):
     exit_code = 1
 
 
+class ContextTooLong(RuntimeFailure):
+    """A prompt that leaves no room for a reply in its sequence (exit 1); callers
+    that can shorten it (chat's history) or answer for it (serve's 400) catch
+    this type."""
+
+    def __init__(self, tokens: int, ctx: int) -> None:
+        self.tokens = tokens  # the prompt's
+        self.ctx = ctx  # tokens per sequence
+        super().__init__(
+            f"the prompt is {tokens} tokens; it does not fit the context of "
+            f"{ctx} tokens per sequence (raise --ctx, or shorten the prompt)"
+        )
+
+
 class Interrupted(OruelError):
     """Ctrl-C or SIGTERM stopped the command: exit 130."""
 

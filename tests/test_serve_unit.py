@@ -213,3 +213,41 @@ def test_serve_help_imports_neither_llama_cpp_nor_the_server():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--shutdown-timeout" in proc.stdout, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_prompt_too_long_is_400_by_its_type_not_by_its_words():
+    """ContextTooLong (both sizes) is 400 context_length_exceeded; another
+    failure that happens to say "the prompt is N tokens" is a 500."""
+    import asyncio
+
+    from oruel_cli.engine.engine import check_prompt_fits
+    from oruel_cli.errors import ContextTooLong, RuntimeFailure
+    from oruel_cli.serve.chat import _prepare
+
+    with pytest.raises(ContextTooLong) as info:
+        check_prompt_fits(512, 512)
+    too_long = info.value
+    assert (too_long.tokens, too_long.ctx, too_long.exit_code) == (512, 512, 1)
+    assert str(too_long) == (
+        "the prompt is 512 tokens; it does not fit the context of 512 tokens per sequence "
+        "(raise --ctx, or shorten the prompt)"
+    )
+    check_prompt_fits(511, 512)  # room for one token: it fits
+
+    def call_raising(e: Exception) -> SimpleNamespace:
+        def prepare(*args: object, **kw: object) -> None:
+            raise e
+
+        return SimpleNamespace(model=SimpleNamespace(backend=SimpleNamespace(prepare=prepare)),
+                               messages=USER, params=None, system=None)  # fmt: skip
+
+    with pytest.raises(ApiError) as err:
+        asyncio.run(_prepare(call_raising(too_long), "chatcmpl-1"))  # type: ignore[arg-type]
+    assert (err.value.status, err.value.code, err.value.param) == (
+        400, "context_length_exceeded", "messages",
+    )  # fmt: skip
+    assert err.value.message == str(too_long)
+    worded = RuntimeFailure("the prompt is 9 tokens, said a template")
+    with pytest.raises(ApiError) as err:
+        asyncio.run(_prepare(call_raising(worded), "chatcmpl-1"))  # type: ignore[arg-type]
+    assert (err.value.status, err.value.code) == (500, "server_error")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cli.session import Stop, has_tools, show_params
-from ..errors import Interrupted, OruelError, RuntimeFailure
+from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
 from ..signals import catching
 from . import commands
@@ -429,18 +429,21 @@ class Chat:
         ctx = self.backend.ctx_slot
         room = reply_room(ctx, params.max_tokens)
         made: dict[int, Request] = {}
-        failure: list[RuntimeFailure] = []
+        failure: list[ContextTooLong] = []
 
         def count(messages: list[dict[str, Any]]) -> int | None:
             try:
                 req = self.backend.prepare(messages, params, system)
-            except RuntimeFailure as e:
+            except ContextTooLong as e:
                 failure[:] = [e]
                 return None
             made[len(messages)] = req
             return len(req.tokens)
 
-        dropped = self.session.trim(count, ctx - room)
+        try:
+            dropped = self.session.trim(count, ctx - room)
+        except RuntimeFailure as e:  # not a size that dropping history mends (a template's)
+            raise RuntimeFailure(f"message not sent: {e}") from None
         window = self.session.window()
         req = made.get(len(window))
         if req is None:

@@ -22,7 +22,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from ..errors import RuntimeFailure
+from ..errors import ContextTooLong, RuntimeFailure
 from ..params.model import GenerationParams
 from .bindings import lc
 from .llama import LoadedModel
@@ -430,10 +430,7 @@ class Engine:
 def check_prompt_fits(n_tokens: int, ctx: int) -> None:
     """A prompt needs room for at least one generated token in its sequence."""
     if n_tokens >= ctx:
-        raise RuntimeFailure(
-            f"the prompt is {n_tokens} tokens; it does not fit the context of "
-            f"{ctx} tokens per sequence (raise --ctx, or shorten the prompt)"
-        )
+        raise ContextTooLong(n_tokens, ctx)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -11,7 +11,6 @@ slot goes to the next request. Cancelling one request never touches another.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from ..engine.completion import Completion, complete
 from ..engine.driver import DriverFailed
 from ..engine.engine import Delta, Finish
-from ..errors import OruelError, UsageError
+from ..errors import ContextTooLong, OruelError, UsageError
 from .errors import ApiError, json_response
 from .request import MAX_BODY, ChatCall, parse_request
 from .state import RequestLog, ServeState
@@ -32,7 +31,6 @@ from .streaming import ChunkWriter, event
 
 DRAIN_LIMIT = 8 * MAX_BODY  # bytes of a too-large body read (and dropped) so the 413 is seen
 GONE_WAIT = 5.0  # seconds a gone client's request may take to end, for its log line
-_PROMPT_TOO_LONG = re.compile(r"the prompt is \d+ tokens")
 
 
 async def chat_completions(request: Request) -> Response:
@@ -119,9 +117,9 @@ async def _prepare(call: ChatCall, request_id: str) -> Any:
         )
     except UsageError as e:
         raise ApiError(400, str(e), code="invalid_request") from None
+    except ContextTooLong as e:
+        raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from None
     except OruelError as e:
-        if _PROMPT_TOO_LONG.search(str(e)):
-            raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from None
         raise ApiError(500, str(e), code="server_error") from None
 
 
