@@ -17,10 +17,10 @@ import json
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from ..api.ids import completion_id, tool_call_id
 from ..engine.reply import Completion, check_json, extract_tool_calls, schema_error
 from ..engine.template import TOOL_OPEN
 from ..params.model import GenerationParams
@@ -115,7 +115,7 @@ class StreamReply:
     """A streamed reply put together chunk by chunk (text, tool calls, usage)."""
 
     def __init__(self, model: str, started: float) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.id = completion_id()
         self.model = model
         self.started = started
         self.first: float | None = None
@@ -186,7 +186,7 @@ class StreamReply:
         calls = []
         for i in sorted(self.calls):
             call = self.calls[i]
-            calls.append({**call, "id": call["id"] or f"call_{uuid.uuid4().hex[:24]}"})
+            calls.append({**call, "id": call["id"] or tool_call_id()})
         prompt, completion, cached = usage_numbers(self.usage, self.timings, self.chunks)
         text = self.text
         return Completion(
@@ -228,7 +228,7 @@ def completion_from_response(
     timings = (resp.model_extra or {}).get("timings")
     prompt, completion, cached = usage_numbers(resp.usage, timings)
     comp = Completion(
-        id=resp.id or f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        id=resp.id or completion_id(),
         model=resp.model or model,
         content=message.content if message is not None else None,
         finish_reason=(choice.finish_reason if choice is not None else None) or "stop",
@@ -381,7 +381,7 @@ class RemoteHandle:
     def __init__(self, backend: RemoteBackend, fields: dict[str, Any], params: GenerationParams):
         self.backend = backend
         self.params = params
-        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.id = completion_id()
         self._fields = fields
         self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._cancelled = threading.Event()

@@ -3,9 +3,9 @@ the engine's Finish -> a chat completion (tool calls parsed, JSON checked)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+from ..api.ids import completion_id
 from ..params.model import GenerationParams
 from ..params.validate import check_tool_choice
 from .engine import Finish, Request
@@ -48,7 +48,7 @@ class Prompter:
         if grammar is not None:
             check_grammar(grammar, self.model.vocab)
         return Request(
-            id=request_id or f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            id=request_id or completion_id(),
             tokens=self.model.tokenize_prompt(prompt),
             params=params,
             grammar=grammar,

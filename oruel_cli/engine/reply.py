@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.ids import tool_call_id
 from ..params.model import GenerationParams
 from .template import TOOL_CLOSE, TOOL_OPEN
 
@@ -111,7 +111,7 @@ def extract_tool_calls(comp: Completion, params: GenerationParams) -> None:
             comp.warnings.append(f"tool call {name}: arguments do not follow the schema: {err}")
         calls.append(
             {
-                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "id": tool_call_id(),
                 "type": "function",
                 "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
             }

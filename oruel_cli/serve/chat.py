@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..api.ids import completion_id
 from ..engine.completion import Completion, complete
 from ..engine.driver import DriverFailed
 from ..engine.engine import Delta, Finish
@@ -42,7 +42,7 @@ async def chat_completions(request: Request) -> Response:
     log.model = call.model_name
     _check_alive(call)
     _check_room(state, call)
-    req = await _prepare(call, f"chatcmpl-{uuid.uuid4().hex[:24]}")
+    req = await _prepare(call, completion_id())
     log.id = req.id
     check_open(state)
     _check_room(state, call)  # checked again: others were queued while this one was tokenized
