@@ -86,6 +86,11 @@ class Config(_Strict):
     log: bool = True  # the reply log; `oruel logs off` writes false
     path: Path | None = Field(None, exclude=True)
 
+    def tier(self, name: str) -> TierProfile | None:
+        """The profile of tier `name`, if the config has one (any string: a
+        tier name comes from flags, lines and requests as a plain str)."""
+        return self.tiers.get(name)  # type: ignore[call-overload]
+
 
 def load_config(path: Path | None = None) -> Config:
     """Read the config (a missing file is an empty config); bad content is exit 2."""

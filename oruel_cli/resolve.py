@@ -57,7 +57,7 @@ class ParamResolver:
         layers of the "config" source, so each value keeps its own label."""
         if tier not in self._config_layers:
             layers = [Layer("config", dict(self.config.params))]
-            prof = self.config.tiers.get(tier)  # type: ignore[call-overload]
+            prof = self.config.tier(tier)
             if prof and prof.params:
                 layers.append(Layer("config", dict(prof.params), f"tier {tier}"))
             self._config_layers[tier] = layers

@@ -111,6 +111,7 @@ def test_spec_example_loads(isolated_env):
     assert cfg.tiers["turbo"].model == "small-fast"
     assert cfg.tiers["turbo"].params == {"max_tokens": 512}
     assert cfg.tiers["standard"].params == {}
+    assert cfg.tier("turbo") is cfg.tiers["turbo"] and cfg.tier("fast") is None
     assert cfg.endpoints[0].url == "http://gpu-1:8000/v1"
     assert cfg.endpoints[0].api_key_env == "FLEET_KEY"
     assert cfg.endpoints[0].model == "meta-llama/Llama-4-Maverick"

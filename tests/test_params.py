@@ -507,3 +507,17 @@ def test_flag_tools_files(tmp_path: Path):
     noname = tmp_path / "noname.json"
     noname.write_text(json.dumps([{"type": "function", "function": {"description": "x"}}]))
     assert "function.name" in flag_error(tools=noname)
+
+
+def test_tools_active_and_response_kind_are_derived_once():
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    assert not GenerationParams().tools_active
+    assert GenerationParams(tools=tools).tools_active
+    assert GenerationParams(tools=tools, tool_choice="auto").tools_active
+    assert not GenerationParams(tools=tools, tool_choice="none").tools_active
+    assert GenerationParams().response_kind == "text"
+    assert GenerationParams(response_format={"type": "text"}).response_kind == "text"
+    assert GenerationParams(response_format={"type": "json_object"}).response_kind == "json_object"
+    schema = {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}}
+    assert GenerationParams(response_format=schema).response_kind == "json_schema"
+    assert "tools_active" not in PARAM_NAMES and "response_kind" not in PARAM_NAMES

@@ -75,7 +75,7 @@ def resolve_endpoints(
     flags: list[str] | None, api_key: str | None, config: Config, tier: str = "standard"
 ) -> list[Endpoint]:
     """The endpoints to use, in order (empty: run locally)."""
-    prof = config.tiers.get(tier)  # type: ignore[call-overload]
+    prof = config.tier(tier)
     configured = [*(prof.endpoints if prof else []), *config.endpoints]
     by_url: dict[str, EndpointConfig] = {}
     for entry in configured:
@@ -114,7 +114,7 @@ def _key_from_env(entry: EndpointConfig | None, config: Config) -> str | None:
 
 def model_flag_name(model: str | None, config: Config, tier: str = "standard") -> str | None:
     """The model name --model (else the tier profile's model) asks the servers for."""
-    prof = config.tiers.get(tier)  # type: ignore[call-overload]
+    prof = config.tier(tier)
     spec = model or (prof.model if prof and prof.model else None)
     if spec is None:
         return None

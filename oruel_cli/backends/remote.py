@@ -80,14 +80,14 @@ def request_fields(
 def finalize(comp: Completion, params: GenerationParams) -> Completion:
     """The checks the local engine makes on a reply, made on a remote one: tool
     calls (parsed from text if the server left them there), JSON and its schema."""
-    if params.tools and params.tool_choice != "none":
+    if params.tools_active:
         if comp.tool_calls:
             _check_calls(comp, params)
             comp.finish_reason = "tool_calls"
         elif TOOL_OPEN in (comp.content or ""):
             extract_tool_calls(comp, params)
         return comp
-    fmt = (params.response_format or {}).get("type", "text")
+    fmt = params.response_kind
     if fmt in ("json_object", "json_schema"):
         check_json(comp, params, fmt)
     return comp

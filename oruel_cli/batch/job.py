@@ -103,7 +103,7 @@ class BatchJob:
         except OruelError as e:
             raise _LineFailure("invalid_parameter", str(e)) from None
         tier = resolved.params.tier
-        prof = self.config.tiers.get(tier)  # type: ignore[call-overload]
+        prof = self.config.tier(tier)
         if prof and prof.model and not self._same_model(prof.model):
             raise _LineFailure(
                 "tier_model_mismatch",

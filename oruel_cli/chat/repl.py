@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cli.session import Stop, has_tools, show_params
+from ..cli.session import Stop, show_params
 from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
 from ..signals import catching
@@ -507,7 +507,7 @@ class Chat:
         params = self.session.params.params
         if w := json_warning(self.session.window(), params, self.session.params.resolved.system):
             self.warn(w)
-        tools = has_tools(params)
+        tools = params.tools_active
         stream = not tools and (sys.stdout.isatty() or params.stream)
         live = MarkdownStream() if stream else None
         status = self.err.status("generating…") if not stream and self.err.is_terminal else None

@@ -72,7 +72,7 @@ def ask(
         show_params(resolved.effective, target)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
     with stop_signals() as stop:
-        from .session import generate_reply, has_tools
+        from .session import generate_reply
 
         backend = remote
         if backend is None:
@@ -82,7 +82,7 @@ def ask(
         with backend:
             if stop.requested:
                 raise Interrupted()
-            tools = has_tools(resolved.params)
+            tools = resolved.params.tools_active
             messages = [*conv.messages, {"role": "user", "content": text}]
             comp = generate_reply(backend, messages, resolved, stream and not tools, stop)
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130

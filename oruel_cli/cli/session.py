@@ -156,11 +156,6 @@ def generate_reply(
     return comp
 
 
-def has_tools(params: Any) -> bool:
-    """Tool calls are possible: the reply is shown whole, calls parsed."""
-    return bool(params.tools) and params.tool_choice != "none"
-
-
 def print_reply(comp: Completion) -> None:
     """A whole reply: its text (Markdown on a terminal), then any tool calls as JSON."""
     if comp.content:

@@ -58,7 +58,7 @@ class Prompter:
 
     @staticmethod
     def _offered_tools(params: GenerationParams) -> list[dict[str, Any]] | None:
-        if not params.tools or params.tool_choice == "none":
+        if not params.tools_active:
             return None
         name = params.forced_tool()
         if name is not None:
@@ -70,12 +70,12 @@ def grammar_for(params: GenerationParams) -> Grammar | None:
     """The grammar a request needs: a tool call, a schema, a JSON object, or none."""
     tools, choice = params.tools, params.tool_choice
     check_tool_choice(params)  # merge() checked it already; requests built otherwise too
-    if tools and choice != "none":
+    if params.tools_active:
         name = params.forced_tool()
         if name is not None or choice == "required":
             return tool_call_grammar(tools, name)
         return tool_call_grammar(tools, lazy=True)
-    fmt = (params.response_format or {}).get("type", "text")
+    fmt = params.response_kind
     if fmt == "json_object":
         return json_object_grammar()
     if fmt == "json_schema":
@@ -101,10 +101,10 @@ def complete(finish: Finish, model_name: str) -> Completion:
     )
     if finish.error is not None:
         return comp
-    if params.tools and params.tool_choice != "none":
+    if params.tools_active:
         extract_tool_calls(comp, params)
         return comp
-    fmt = (params.response_format or {}).get("type", "text")
+    fmt = params.response_kind
     if fmt in ("json_object", "json_schema"):
         check_json(comp, params, fmt)
     return comp

@@ -35,7 +35,7 @@ def resolve_target(
     tier: str = "standard",
 ) -> Target:
     """An explicit --model wins over the tier profile's model, which wins over the config's."""
-    prof = config.tiers.get(tier)  # type: ignore[call-overload]
+    prof = config.tier(tier)
     spec = model_flag or (prof.model if prof and prof.model else None)
     path = resolve_model(spec, config)
     runtime = resolve_runtime(

@@ -85,7 +85,7 @@ def json_warning(
     messages: list[dict[str, Any]], params: GenerationParams, system: str | None = None
 ) -> str | None:
     """The reference: JSON mode also needs the prompt (or system prompt) to ask for JSON."""
-    if (params.response_format or {}).get("type") != "json_object":
+    if params.response_kind != "json_object":
         return None
     texts = [str(m.get("content") or "") for m in messages] + [system or ""]
     if any("json" in t.lower() for t in texts):

@@ -158,6 +158,17 @@ class GenerationParams(BaseModel):
         """The stop strings as a list (empty when none)."""
         return list(self.stop or [])
 
+    @property
+    def tools_active(self) -> bool:
+        """Tools are offered (some given, tool_choice not "none"): the reply may
+        be a call, so it is parsed for calls and shown whole."""
+        return bool(self.tools) and self.tool_choice != "none"
+
+    @property
+    def response_kind(self) -> str:
+        """response_format's type: text (also when unset), json_object or json_schema."""
+        return (self.response_format or {}).get("type", "text")
+
     def forced_tool(self) -> str | None:
         """The function name tool_choice forces, if any."""
         if isinstance(self.tool_choice, dict):

@@ -257,7 +257,7 @@ class Run:
     async def chunks(self) -> AsyncIterator[bytes]:
         call = self.call
         writer = ChunkWriter(self.log.id, call.model_name, int(time.time()), call.include_usage)
-        whole = bool(call.params.tools) and call.params.tool_choice != "none"
+        whole = call.params.tools_active
         try:
             yield writer.role()
             while True:

@@ -158,7 +158,7 @@ def _resolve(resolver: ParamResolver, body: ChatBody) -> Resolved:
 
 def _tier_model(registry: Registry, resolver: ParamResolver, tier: str) -> ServedModel | None:
     """The model a tier's profile routes to, if it names one; 400 if not loaded here."""
-    prof = resolver.config.tiers.get(tier)  # type: ignore[call-overload]
+    prof = resolver.config.tier(tier)
     if prof is None or not prof.model:
         return None
     found = registry.lookup(prof.model)
