@@ -79,7 +79,7 @@ def rows_in(db: Path) -> int:
 # already imported: import the log's modules, carry_on (no -c), one ReplyLog.add.
 PROBE = """
 import sys, time
-import oruel_cli.backends.local, oruel_cli.cli.ask_cmd, oruel_cli.cli.session
+import oruel_cli.backends.local, oruel_cli.cli.ask_cmd, oruel_cli.common.command
 from oruel_cli.config import Config
 from oruel_cli.engine.completion import Completion
 from oruel_cli.resolve import ParamResolver

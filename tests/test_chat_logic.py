@@ -12,7 +12,7 @@ import pytest
 from oruel_cli.chat import commands
 from oruel_cli.chat.state import ChatParams, ChatSession, exchanges_to_drop, reply_room
 from oruel_cli.chat.transcript import apply, dumps, from_text, load, save, to_data
-from oruel_cli.cli.options import CommonOptions
+from oruel_cli.common.options import CommonOptions
 from oruel_cli.config import Config
 from oruel_cli.errors import UsageError
 from oruel_cli.params.layering import make_layer

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import EDGES
 
-from oruel_cli.cli.options import CommonOptions, parse_number
+from oruel_cli.common.options import CommonOptions, parse_number
 from oruel_cli.errors import UsageError
 from oruel_cli.params.layering import Layer, merge
 from oruel_cli.params.model import PARAM_NAMES, GenerationParams

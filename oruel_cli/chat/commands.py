@@ -3,7 +3,7 @@ function each. A command's bad input raises UsageError; the loop prints its
 message and the session goes on.
 
 `/set` parses a value exactly as the command line parses its flag (the same
-code: options.py), so a bad value gets the flag's own message.
+code: common/options.py), so a bad value gets the flag's own message.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES
 from ..params.validate import allowed, unknown_name_message
+from .files import read_text_file
 from .state import Attachment
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def parse_set(name: str, text: str) -> dict[str, Any]:
     """/set NAME VALUE -> the parameter values it gives, parsed and checked
     per value as the flag is (`--temperature abc` and `/set temperature abc`
     print the same message). Ranges are checked when the layer is built."""
-    from ..cli.options import CommonOptions, parse_number
+    from ..common.options import CommonOptions, parse_number
 
     if name not in SET_NAMES:
         raise UsageError(unknown_name_message(name))
@@ -169,31 +170,6 @@ def _unescape(word: str) -> str:
 
 
 # -- files -----------------------------------------------------------------------
-
-
-def read_text_file(text: str, command: str = "/read") -> tuple[Path, str]:
-    """A UTF-8 text file named on a command line; each failure names it."""
-    name = text.strip()
-    if not name:
-        raise UsageError(f"{command} needs a file name")
-    if len(name) > 1 and name[0] == name[-1] and name[0] in "'\"":
-        name = name[1:-1]
-    path = Path(name).expanduser()
-    if path.is_dir():
-        raise UsageError(f"{command} {path}: is a directory, not a file")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{command} {path}: no such file") from None
-    except OSError as e:
-        raise UsageError(f"{command} {path}: cannot read: {e.strerror}") from None
-    try:
-        return path, data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(
-            f"{command} {path}: not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x}; "
-            "a binary file?)"
-        ) from None
 
 
 # -- the commands ----------------------------------------------------------------

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cli.session import Stop, show_params
+from ..common.command import Stop, show_params
 from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
 from ..signals import catching

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..params.validate import validate_params
-from .commands import read_text_file
+from .files import read_text_file
 from .state import ChatSession
 
 VERSION = 1

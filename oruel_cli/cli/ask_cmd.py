@@ -6,26 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import Interrupted, RuntimeFailure, UsageError
+from ..common.options import TEXT, Carry, CommonOptions, ConversationId, common_options
+from ..common.prompt import read_prompt
+from ..errors import Interrupted, RuntimeFailure
 from .compare import sweep_option
-from .options import TEXT, Carry, CommonOptions, ConversationId, common_options
-
-
-def read_prompt(prompt: str | None) -> str:
-    """PROMPT, stdin, or stdin + a blank line + PROMPT (as `llm` does)."""
-    piped = not sys.stdin.isatty() if sys.stdin else False
-    if prompt in (None, "-"):
-        if not piped:
-            raise UsageError("give a PROMPT, or pipe one on stdin")
-        text = sys.stdin.read()
-        if not text.strip():
-            raise UsageError("the prompt on stdin is empty")
-        return text.rstrip("\n")
-    if piped:
-        text = sys.stdin.read()
-        if text.strip():
-            return f"{text.rstrip()}\n\n{prompt}"
-    return prompt
 
 
 @sweep_option
@@ -48,10 +32,10 @@ def ask(
     cid: ConversationId = None,
 ) -> None:
     """Send one prompt and print the reply (streamed in a terminal)."""
+    from ..common.command import RemoteTarget, open_remote, show_params, stop_signals
     from ..config import load_config
     from ..logs.conversation import carry_on
     from ..resolve import ParamResolver
-    from .session import RemoteTarget, open_remote, show_params, stop_signals
 
     config = load_config()
     conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
@@ -72,7 +56,7 @@ def ask(
         show_params(resolved.effective, target)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
     with stop_signals() as stop:
-        from .session import generate_reply
+        from ..common.command import generate_reply
 
         backend = remote
         if backend is None:
@@ -89,10 +73,10 @@ def ask(
     if output_json and not cut and comp.error is None:
         print(json.dumps(comp.to_openai(), ensure_ascii=False, indent=2))
     elif not output_json and (not stream or tools):
-        from .session import print_reply
+        from ..common.command import print_reply
 
         print_reply(comp)
-    from .session import print_stats
+    from ..common.command import print_stats
 
     print_stats(comp)
     from ..logs.writer import ReplyLog

@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from . import complete
-from .options import INTEGER, MODEL, CommonOptions, Ctx, GpuLayers, Repack, Threads, Verbose
+from ..common import complete
+from ..common.options import INTEGER, MODEL, CommonOptions, Ctx, GpuLayers, Repack, Threads, Verbose
 
 BATCH_SIZES = (1, 4, 8, 16)
 
@@ -65,9 +65,9 @@ def bench(
         table.add_column(col, justify="right")
     ctx_slot = rt.ctx or max(1024, prompt_tokens + tokens + 64)
     from ..backends.local import LocalBackend
+    from ..common.command import stop_signals
     from ..engine.loader import load_model
     from ..errors import Interrupted
-    from .session import stop_signals
 
     with stop_signals() as stop:  # a Ctrl-C inside llama.cpp's log callback would be lost
         model = load_model(target, verbose)

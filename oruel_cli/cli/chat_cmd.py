@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from ..common.options import TEXT, Carry, CommonOptions, ConversationId, common_options
 from ..errors import Interrupted
-from .options import TEXT, Carry, CommonOptions, ConversationId, common_options
 
 
 @common_options
@@ -24,9 +24,9 @@ def chat(
 ) -> None:
     """Chat with a model: replies stream as Markdown; /help lists the commands."""
     from ..chat.state import ChatParams, ChatSession
+    from ..common.command import RemoteTarget, open_remote, show_params, stop_signals, warn
     from ..config import data_dir, load_config
     from ..logs.conversation import carry_on
-    from .session import RemoteTarget, open_remote, show_params, stop_signals, warn
 
     config = load_config()
     conv = carry_on(carry, cid)  # a new conversation unless -c or --cid

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 
 import typer
 
+from ..common.options import _COMMON, CommonOptions
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES
 from ..params.validate import unknown_name_message, validate_params
-from .options import _COMMON, CommonOptions
 
 MAX_VALUES = 8  # columns of one --demo picture
 _ESCAPES = {",": ",", "n": "\n", "t": "\t", "\\": "\\"}
@@ -193,7 +193,7 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
 
 def _common_params() -> list[inspect.Parameter]:
     """The COMMON options as signature parameters, as `common_options` adds them."""
-    from .options import common_options
+    from ..common.options import common_options
 
     def stand_in(opts: CommonOptions) -> None:
         """Only its signature is read."""

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from . import complete
+from ..common import complete
 
 models_app = typer.Typer(help="Local GGUF models: list them, read their headers.")
 

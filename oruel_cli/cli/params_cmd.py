@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 import typer
 
+from ..common import complete
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES
 from ..params.validate import default_text, param_type, range_text, unknown_name_message
-from . import complete
 from .compare import demo_options
 
 params_app = typer.Typer(help="The inference parameters: a table, and a reference card each.")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from . import complete
+from ..common import complete
 
 presets_app = typer.Typer(help="The use-case presets: built in and your own.")
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..common.options import FILE, INTEGER, CommonOptions, common_options
 from ..errors import Interrupted, UsageError
 from ..signals import install, restore
-from .options import FILE, INTEGER, CommonOptions, common_options
 
 if TYPE_CHECKING:
     from ..batch.sink import OnReply
@@ -50,9 +50,9 @@ def run(
     """Run every line of a JSONL file; one record per line in the output."""
     from ..batch.output import ResultWriter, default_output, prepare_output
     from ..batch.reader import count_lines, read_batch
+    from ..common.command import open_remote, show_params, stop_signals, warn
     from ..config import load_config
     from ..resolve import ParamResolver
-    from .session import open_remote, show_params, stop_signals, warn
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params())
@@ -121,8 +121,8 @@ def _run_remote(
     from ..batch.output import ResultWriter
     from ..batch.reader import count_lines, read_batch
     from ..batch.sink import JobSink
+    from ..common.command import RemoteTarget, show_params, warn
     from ..fleet.job import FleetJob
-    from .session import RemoteTarget, show_params, warn
 
     if opts.show_params:
         show_params(job_params.effective, RemoteTarget(remote))

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from ..common.options import CommonOptions, GpuLayers, R, Repack, Threads, Verbose
 from ..errors import UsageError
-from .options import CommonOptions, GpuLayers, R, Repack, Threads, Verbose
 
 DEFAULT_PARALLEL = 4  # slots per model: llama-server's own default; a small CPU box keeps up
 DEFAULT_QUEUE = 64

@@ -29,7 +29,7 @@ def run_demo(
             draw.no_demo(name, why, commands)
         return
 
-    from ..cli.session import check_no_endpoint, show_params, stop_signals
+    from ..common.command import check_no_endpoint, show_params, stop_signals
     from ..config import load_config
     from ..resolve import ParamResolver
 
@@ -192,7 +192,7 @@ class _Demo:
     def _response_format(
         self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
     ) -> None:
-        from ..cli.session import warn
+        from ..common.command import warn
         from ..engine.completion import complete, json_warning
 
         n = base.max_tokens or GENERATION_TOKENS["response_format"]

@@ -24,8 +24,8 @@ def run_sweep(
     system: str | None,
     output_json: bool,
 ) -> None:
-    from ..cli.ask_cmd import read_prompt
-    from ..cli.session import check_no_endpoint, show_params, stop_signals, warn
+    from ..common.command import check_no_endpoint, show_params, stop_signals, warn
+    from ..common.prompt import read_prompt
     from ..config import load_config
     from ..engine.completion import json_warning
     from ..resolve import ParamResolver

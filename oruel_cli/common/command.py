@@ -1,5 +1,6 @@
-"""What ask (and later chat) share: run one request on a backend, render it
-as it streams, and print the stats line."""
+"""What the commands share (ask, chat, run, serve, the sweep, the demo): the
+stop signals, warnings and --show-params, opening --endpoint's backend, and
+running one request on a backend, rendered as it streams, with its stats line."""
 
 from __future__ import annotations
 
