@@ -287,7 +287,13 @@ def test_a_step_that_raises_fails_every_request_and_refuses_later_ones(target, m
 
         monkeypatch.setattr(engine, "step", step)
         reports: list[str] = []
-        driver = Driver(engine).start(report=reports.append)
+        reported = threading.Event()
+
+        def report(line: str) -> None:
+            reports.append(line)
+            reported.set()
+
+        driver = Driver(engine).start(report=report)
         try:
             prompts = ["Write a long essay about the sea.", *PROMPTS[:3]]
             handles = [driver.submit(request(engine, p, long)) for p in prompts]
@@ -299,6 +305,7 @@ def test_a_step_that_raises_fails_every_request_and_refuses_later_ones(target, m
             for f in finishes:
                 assert f.finish_reason == "error", f
                 assert f.error == "the engine stopped: ValueError: boom in a step"
+            assert reported.wait(1.0)
             assert reports == ["error: the engine stopped: ValueError: boom in a step"]
             assert driver.failed == finishes[0].error
             t0 = time.monotonic()

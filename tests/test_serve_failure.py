@@ -75,6 +75,7 @@ def test_a_step_that_raises_fails_requests_with_503_and_fails_health(tmp_path_fa
         status, _, body = srv.request("GET", "/health")
         assert status == 503 and json.loads(body) == {"status": "failed", "error": STOPPED}
         assert time.monotonic() - t0 < 5  # refused at once, not queued
+        srv.wait_log("^oruel serve: error:")
         reported = [ln for ln in srv.lines if ln.startswith("oruel serve: error:")]
         assert reported == [f"oruel serve: error: {STOPPED}"]  # once
         running.close()

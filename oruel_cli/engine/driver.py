@@ -245,12 +245,12 @@ class Driver:
         """Fail every request held or queued with `why`; refuse all later work."""
         with self._lock:
             self._refusal = DriverFailed(why)
-        self._report(f"error: {why}")
         handles = list(self._handles.values())
         self._handles.clear()
         for handle in handles:
             handle._deliver(_failed_finish(handle.request, "error", why))
         self._end_inbox("error", why)
+        self._report(f"error: {why}")  # last: nobody waits on it
 
     def _end_inbox(self, reason: str, why: str | None) -> None:
         """Finish what was posted and never drained (no more is posted: refused)."""
