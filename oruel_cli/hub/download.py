@@ -91,7 +91,7 @@ def download(ref: HubRef, listing: Listing, f: RemoteFile, progress: PullProgres
             os.chmod(partial, 0o644)
             os.replace(partial, blob)
         else:
-            progress.start(f.path, size, size)
+            progress.cached(f.path, size)
         _link(blob, link)
         _write_ref(listing)
     return link

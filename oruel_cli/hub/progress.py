@@ -21,6 +21,7 @@ class PullProgress:
         self.size = 0
         self.done = 0
         self.resumed = 0  # bytes already there from an interrupted pull
+        self.note = ""
         self._start = 0.0
         self._last = 0.0
         if sys.stderr.isatty():
@@ -45,11 +46,18 @@ class PullProgress:
     def start(self, name: str, size: int, resumed: int = 0) -> None:
         """A file begins; `resumed` bytes of it are there already."""
         self.name, self.size, self.done, self.resumed = name, size, resumed, resumed
+        self.note = ""
         self._start = self._last = time.monotonic()
         if self.bar is not None:
             self.task = self.bar.add_task(_short(name), total=size, completed=resumed)
         elif resumed:
             self._line(f"resuming after {format_size(resumed)}")
+
+    def cached(self, name: str, size: int) -> None:
+        """A file whose bytes are in the cache already (another REF or tool pulled them)."""
+        self.start(name, size)
+        self.advance(size)
+        self.note = "in the cache already"
 
     def restart(self) -> None:
         """The hub ignored the resume: the file starts again from byte 0."""
@@ -61,13 +69,13 @@ class PullProgress:
             self.bar.update(self.task, completed=self.done)
             return
         now = time.monotonic()
-        if now - self._last >= LINE_EVERY:
+        if now - self._last >= LINE_EVERY and self.done < self.size:
             self._last = now
             self._line()
 
-    def finish(self, note: str = "") -> None:
+    def finish(self) -> None:
         if self.bar is None:
-            self._line(note or "done")
+            self._line(self.note or "done")
 
     def close(self) -> None:
         if self.bar is not None:
