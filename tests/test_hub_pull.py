@@ -226,3 +226,16 @@ def test_models_info_reads_a_pulled_ref_and_names_pull_for_one_that_is_not(
     r = oruel("models", "info", "test/SmolLM2-GGUF:Q8_0")
     assert r.returncode == 0, r.stderr
     assert "llama" in r.stdout
+
+
+def test_a_ref_in_the_config_as_default_and_alias(hub: StandInHub, isolated_env: Path) -> None:
+    ref = "test/SmolLM2-GGUF:Q8_0"
+    (isolated_env / "config.yaml").write_text(f"model: {ref}\naliases:\n  small: {ref}\n")
+    r = oruel("models", "info", "small", hub=hub)
+    assert r.returncode == 1 and f"`oruel models pull {ref}`" in r.stderr
+    assert oruel("models", "pull", ref, hub=hub).returncode == 0
+    for args in (["models", "info", "small"], ["models", "info"]):
+        r = oruel(*args, HF_HUB_OFFLINE="1")
+        assert r.returncode == 0, r.stderr
+        assert f"{MODEL}-Q8_0.gguf" in r.stdout
+    assert any(line.startswith("│ small ") for line in oruel("models", "list").stdout.splitlines())

@@ -36,7 +36,8 @@ def remove_ref(ref: HubRef, yes: bool) -> None:
         )
     strategy = info.delete_files(*selected)
     names = sorted({f.file_name for f in selected})
-    what = f"{ref} ({', '.join(names)}; frees {format_size(strategy.expected_freed_size)})"
+    shown = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more parts"
+    what = f"{ref} ({shown}; frees {format_size(strategy.expected_freed_size)})"
     if not yes:
         if not sys.stdin or not sys.stdin.isatty():
             raise UsageError(f"models rm would delete {what}: pass -y to delete without asking")
