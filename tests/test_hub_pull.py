@@ -239,3 +239,24 @@ def test_a_ref_in_the_config_as_default_and_alias(hub: StandInHub, isolated_env:
         assert r.returncode == 0, r.stderr
         assert f"{MODEL}-Q8_0.gguf" in r.stdout
     assert any(line.startswith("│ small ") for line in oruel("models", "list").stdout.splitlines())
+
+
+@pytest.mark.model
+def test_serve_pulls_a_ref_and_serves_it_by_that_name(
+    hub: StandInHub, hf_home: Path, tmp_path: Path
+) -> None:
+    from serve_proc import Server, serve_env
+
+    ref = "test/SmolLM2-GGUF:Q8_0"
+    env = serve_env(tmp_path / "serve", {}, HF_ENDPOINT=hub.url, HF_HOME=str(hf_home))
+    srv = Server(["-m", ref, "--ctx", "512"], env, tmp_path)
+    try:
+        client = srv.client()
+        assert [m.id for m in client.models.list()] == [ref]
+        reply = client.chat.completions.create(
+            model=ref, messages=[{"role": "user", "content": PROMPT}], max_tokens=4, temperature=0
+        )
+        assert reply.choices[0].message.content
+    finally:
+        assert srv.stop() == 0
+    assert snapshot(hf_home, "test/SmolLM2-GGUF") == [f"{MODEL}-Q8_0.gguf"]
