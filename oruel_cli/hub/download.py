@@ -17,6 +17,7 @@ import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ..errors import RuntimeFailure
 from ..models.gguf import GGUF_MAGIC, format_size
@@ -122,6 +123,8 @@ def _fetch(
     progress.start(name, size, have)
     headers = build_hf_headers()
     headers["Accept-Encoding"] = "identity"
+    if urlsplit(url).netloc != urlsplit(endpoint()).netloc:
+        headers.pop("authorization", None)  # a signed CDN address: the token is not for it
     if have < size:
         if have:
             headers["Range"] = f"bytes={have}-"
