@@ -17,6 +17,8 @@ Repos, all made of the embedded model's bytes:
 - test/Split-GGUF: Q4_K_M in 3 parts (gguf-split style, see gguf_split.py)
 - test/Gated-GGUF: Q4_K_M behind the token GATED_TOKEN
 - test/Corrupt-GGUF: Q4_K_M whose bytes do not match the sha256 it advertises
+- test/Truncated-GGUF: Q4_K_M whose GET ends half-way (the connection drops)
+- test/NotGGUF-GGUF: a Q4_K_M "GGUF" that is a web page (its hash is right)
 - test/Slow-GGUF: Q4_K_M sent slowly from byte 0 (SLOW_RATE), a ranged GET at full speed,
   so an interrupted pull can be watched and its resume is quick
 
@@ -51,6 +53,7 @@ class Blob:
     sha256: str
     corrupt: bool = False  # served with a byte flipped
     slow: bool = False
+    cut: bool = False  # the GET stops half-way
 
     @classmethod
     def of(cls, data: bytes, **kw: bool) -> Blob:
@@ -93,6 +96,10 @@ def build_repos() -> dict[str, Repo]:
         ),
         "test/Gated-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": model}, gated=True),
         "test/Corrupt-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": Blob(model.data, model.sha256, True)}),
+        "test/Truncated-GGUF": Repo(
+            {f"{MODEL}-Q4_K_M.gguf": Blob(model.data, model.sha256, cut=True)}
+        ),
+        "test/NotGGUF-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": Blob.of(b"<html>a login page</html>")}),
         "test/Slow-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": Blob(model.data, model.sha256, slow=True)}),
     }
     for name, repo in repos.items():
@@ -255,6 +262,8 @@ def _file_entry(path: str, blob: Blob) -> dict:
 
 async def _chunks(blob: Blob, start: int, stop: int, slow: bool):  # noqa: ANN202
     flip = len(blob.data) // 2  # the corrupt file's changed byte
+    if blob.cut:
+        stop = min(stop, flip)
     pos = start
     while pos < stop:
         end = min(pos + CHUNK, stop)

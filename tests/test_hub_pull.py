@@ -260,3 +260,18 @@ def test_serve_pulls_a_ref_and_serves_it_by_that_name(
     finally:
         assert srv.stop() == 0
     assert snapshot(hf_home, "test/SmolLM2-GGUF") == [f"{MODEL}-Q8_0.gguf"]
+
+
+@pytest.mark.parametrize(
+    ("repo", "says"),
+    [("test/Truncated-GGUF", "pull again to resume"), ("test/NotGGUF-GGUF", "not a GGUF file")],
+)
+def test_a_truncated_or_non_gguf_download_is_not_used(
+    hub: StandInHub, hf_home: Path, repo: str, says: str
+) -> None:
+    r = oruel("models", "pull", repo, hub=hub)
+    assert r.returncode == 1
+    assert says in r.stderr and "Traceback" not in r.stderr
+    assert snapshot(hf_home, repo) == []
+    r = oruel("models", "info", repo, HF_HUB_OFFLINE="1")
+    assert r.returncode == 1 and "not in the Hugging Face cache" in r.stderr

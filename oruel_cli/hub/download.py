@@ -106,10 +106,10 @@ def _fetch(
     url: str, partial: Path, size: int, sha: str | None, progress: PullProgress, ref: HubRef
 ) -> None:
     """Bytes into `partial`, resuming what is there; checked against size, hash and GGUF magic."""
-    name = ref.filename or str(ref)
     import httpx2
     from huggingface_hub.utils import build_hf_headers, get_session
 
+    name = ref.filename or str(ref)
     have = partial.stat().st_size if partial.exists() else 0
     if have > size:
         partial.unlink()
