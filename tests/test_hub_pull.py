@@ -77,6 +77,8 @@ def test_no_quant_pulls_q4_k_m_and_no_image_projector(hub: StandInHub, hf_home: 
     assert r.returncode == 0, r.stderr
     assert snapshot(hf_home, "test/SmolLM2-GGUF") == [f"{MODEL}-Q4_K_M.gguf"]
     assert f"{MODEL}-Q4_K_M.gguf" in r.stdout
+    # piped: plain progress lines, the last one when the file is done
+    assert f"oruel pull: {MODEL}-Q4_K_M.gguf 98.4 MB of 98.4 MB (100%), done" in r.stderr
 
 
 def test_no_q4_k_m_lists_the_quants(hub: StandInHub, hf_home: Path) -> None:
