@@ -236,7 +236,7 @@ def test_every_split_of_a_stream_gives_the_whole(name, text, thinking, started):
     rng = random.Random(len(text))
     for _ in range(20):
         cuts = sorted(rng.sample(range(len(text) + 1), 4))
-        splits.append([text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])])
+        splits.append([text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)])
     for pieces in splits:
         parsed, reasoning, content = _stream(
             ReplyReader(fmt, thinking, tools=True, started=started), pieces
