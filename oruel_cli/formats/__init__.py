@@ -1,0 +1,1 @@
+"""Model families: the template environment their chat templates were written for."""
