@@ -1,0 +1,111 @@
+"""`oruel ask --show-prompt` through the real CLI, on the default model's GGUF
+copied with each corpus template in place of its own: the prompt equals
+transformers' rendering, with bos_token and eos_token from that GGUF's
+vocabulary. One copy at a time (~100 MB), deleted after its test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import transformers.utils.chat_template_utils as hf
+from gguf import GGUFReader
+from template_corpus import CORPUS, DATE_STRING, WEATHER, source
+from template_gguf import with_template
+
+from oruel_cli.models.resolve import embedded_model_path
+
+pytestmark = pytest.mark.model
+
+SYSTEM, PROMPT = "You answer in French.", "Hello, who are you?"
+
+
+@pytest.fixture(scope="module")
+def special_tokens() -> tuple[str, str]:
+    """The default model's BOS and EOS tokens, as its GGUF spells them."""
+    reader = GGUFReader(embedded_model_path())
+    tokens = reader.fields["tokenizer.ggml.tokens"]
+
+    def token(key: str) -> str:
+        i = int(reader.fields[key].parts[-1][0])
+        return bytes(tokens.parts[tokens.data[i]]).decode("utf-8")
+
+    return token("tokenizer.ggml.bos_token_id"), token("tokenizer.ggml.eos_token_id")
+
+
+@pytest.fixture
+def model_with(tmp_path):
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        path = with_template(embedded_model_path(), tmp_path / f"{name}.gguf", source(name))
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        path.unlink(missing_ok=True)
+
+
+def show_prompt(model: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "oruel_cli", "ask", "--show-prompt", "--output-json",
+         "-m", str(model), *args],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+
+
+def expected(name: str, bos: str, eos: str, tools: list | None) -> str:
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
+    if name == "gemma-2":  # no system role: folded into the first user message
+        messages = [{"role": "user", "content": f"{SYSTEM}\n\n{PROMPT}"}]
+    rendered, _ = hf.render_jinja_template(
+        conversations=[messages], tools=tools, chat_template=source(name),
+        add_generation_prompt=True, bos_token=bos, eos_token=eos, **CORPUS[name][3],
+    )  # fmt: skip
+    return rendered[0]
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_show_prompt_equals_transformers_rendering(name, model_with, special_tokens, tmp_path):
+    bos, eos = special_tokens
+    args = ["--system", SYSTEM, PROMPT]
+    if "date_string" in CORPUS[name][3]:
+        args += ["--template-arg", f"date_string={DATE_STRING}"]
+    tools = None
+    if name == "hermes-3":  # its tool-use template renders only with tools
+        tools = [WEATHER]
+        (tmp_path / "tools.json").write_text(json.dumps(tools))
+        args += ["--tools", str(tmp_path / "tools.json")]
+    before = expected(name, bos, eos, tools)  # templates that read the clock: the day may turn
+    res = show_prompt(model_with(name), *args)
+    after = expected(name, bos, eos, tools)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["prompt"] in (before, after)
+    assert out["tokens"] > 0 and f"{out['tokens']} prompt tokens" in res.stderr
+    assert ("no system role" in res.stderr) == (name == "gemma-2")
+
+
+def test_a_template_argument_reaches_the_template(model_with):
+    model = model_with("qwen3")
+    on = json.loads(show_prompt(model, PROMPT).stdout)["prompt"]
+    off = show_prompt(model, "--template-arg", "enable_thinking=false", PROMPT)
+    assert off.returncode == 0, off.stderr
+    assert json.loads(off.stdout)["prompt"] == on + "<think>\n\n</think>\n\n"
+
+
+def test_chat_template_file_replaces_the_models_template(model_with):
+    file = Path(__file__).parent / "templates" / CORPUS["phi-3.5"][0]
+    res = subprocess.run(
+        [sys.executable, "-m", "oruel_cli", "ask", "--show-prompt", "--chat-template", str(file),
+         PROMPT],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == f"<|user|>\n{PROMPT}<|end|>\n<|assistant|>\n"
