@@ -109,3 +109,46 @@ def test_chat_template_file_replaces_the_models_template(model_with):
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stdout == f"<|user|>\n{PROMPT}<|end|>\n<|assistant|>\n"
+
+
+def run_job(tmp_path: Path, model: Path, rows: list[dict]) -> dict[str, dict]:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = subprocess.run(
+        [sys.executable, "-m", "oruel_cli", "run", str(jobs), "-m", str(model), "--ctx", "1024",
+         "--temperature", "0"],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert "Traceback" not in res.stderr
+    out = [json.loads(line) for line in (tmp_path / "jobs.results.jsonl").read_text().splitlines()]
+    return {r.get("custom_id", r.get("id")): r for r in out}
+
+
+def test_batch_lines_carry_chat_template_kwargs(tmp_path, model_with):
+    off = {"enable_thinking": False}
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 1,
+            "chat_template_kwargs": off}  # fmt: skip
+    rows = [
+        {"id": "on", "prompt": PROMPT, "max_tokens": 1},
+        {"id": "off", "prompt": PROMPT, "max_tokens": 1, "chat_template_kwargs": off},
+        {"id": "bad", "prompt": PROMPT, "chat_template_kwargs": ["enable_thinking"]},
+        {"custom_id": "body", "method": "POST", "url": "/v1/chat/completions", "body": body},
+    ]
+    out = run_job(tmp_path, model_with("qwen3"), rows)
+    on = out["on"]["usage"]["prompt_tokens"]
+    off_tokens = out["off"]["usage"]["prompt_tokens"]
+    assert off_tokens > on  # the empty <think></think> block the switch adds
+    assert out["body"]["response"]["body"]["usage"]["prompt_tokens"] == off_tokens
+    assert out["bad"]["error"]["code"] == "invalid_parameter"
+    assert "chat_template_kwargs" in out["bad"]["error"]["message"]
+
+
+def test_a_refusal_that_remains_is_that_lines_error_record(tmp_path, model_with):
+    model = model_with("gemma-2")
+    twice = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
+    rows = [{"id": "ok", "prompt": PROMPT, "system": SYSTEM, "max_tokens": 1},
+            {"id": "twice", "messages": twice}]  # fmt: skip
+    out = run_job(tmp_path, model, rows)
+    assert out["ok"]["error"] is None
+    err = out["twice"]["error"]["message"]
+    assert "roles must alternate" in err and str(model) in err
