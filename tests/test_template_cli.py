@@ -152,3 +152,22 @@ def test_a_refusal_that_remains_is_that_lines_error_record(tmp_path, model_with)
     assert out["ok"]["error"] is None
     err = out["twice"]["error"]["message"]
     assert "roles must alternate" in err and str(model) in err
+
+
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        ("qwen3", ["template tools        yes", "template system role  yes",
+                   "template thinking     yes; switch: enable_thinking"]),
+        ("gemma-2", ["template tools        no", "template system role  no",
+                     "template thinking     no; switch: none"]),
+    ],
+)  # fmt: skip
+def test_models_info_says_what_the_template_supports(name, lines, model_with):
+    res = subprocess.run(
+        [sys.executable, "-m", "oruel_cli", "models", "info", str(model_with(name))],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    for line in lines:
+        assert line in res.stdout
