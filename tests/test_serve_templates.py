@@ -104,3 +104,19 @@ def test_bad_chat_template_kwargs_are_400_naming_the_field(server, models):
     body = {"messages": MESSAGES, "chat_template_kwargs": {"messages": []}}
     status, out = apply(server, body)
     assert status == 400 and "set by oruel itself" in out["error"]["message"]
+
+
+def test_template_args_travel_to_a_remote_server(server, models):
+    import subprocess
+    import sys
+
+    def prompt_tokens(*extra: str) -> int:
+        res = subprocess.run(
+            [sys.executable, "-m", "oruel_cli", "ask", "--endpoint", server.base_url,
+             "-m", models["qwen3"], "--max-tokens", "1", "--output-json", *extra, "Hi"],
+            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)["usage"]["prompt_tokens"]
+
+    assert prompt_tokens("--template-arg", "enable_thinking=false") > prompt_tokens()

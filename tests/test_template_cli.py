@@ -171,3 +171,30 @@ def test_models_info_says_what_the_template_supports(name, lines, model_with):
     assert res.returncode == 0, res.stderr
     for line in lines:
         assert line in res.stdout
+
+
+def test_a_config_entry_gives_a_model_its_template_and_keywords(tmp_path):
+    import yaml
+
+    qwen = Path(__file__).parent / "templates" / CORPUS["qwen3"][0]
+    config = Path(os.environ["ORUEL_CONFIG"])
+    entry = {"chat_template": str(qwen), "args": {"enable_thinking": False}}
+    config.write_text(yaml.safe_dump({"templates": {"default": entry}}))
+    res = subprocess.run(
+        [sys.executable, "-m", "oruel_cli", "ask", "--show-prompt", PROMPT],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "oruel_cli", "ask", "--show-prompt",
+         "--template-arg", "enable_thinking=true", PROMPT],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert res.stdout.endswith("<|im_start|>assistant\n")  # the flag wins over the config
+    config.write_text(yaml.safe_dump({"templates": {"default": {"args": {"bad-key": 1}}}}))
+    res = subprocess.run(
+        [sys.executable, "-m", "oruel_cli", "ask", "--show-prompt", PROMPT],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert res.returncode == 2 and "templates.default.args" in res.stderr

@@ -67,6 +67,11 @@ def ask(
     resolver = ParamResolver(config, opts.preset, opts.flag_params(), system or conv.system, layer)
     resolved = resolver.resolve()
     runtime_flags = opts.runtime_flags()
+    if show_prompt and opts.endpoint:
+        raise UsageError(
+            "--show-prompt renders a local model's template; a remote server renders its own "
+            "(leave --endpoint out)"
+        )
     remote = None if show_prompt else open_remote(opts, config, resolved.params.tier, runtime_flags)
     text = read_prompt(prompt)
     if remote is None:

@@ -56,9 +56,11 @@ def resolve_target(
 
 
 def _config_template(target: Target, config: Config, spec: str | None) -> None:
-    """The config's `templates` entry for this model (by alias, name or file stem)."""
+    """The config's `templates` entry for this model: by the name it was asked by
+    (an alias, a name, `default`), else by its file's name with or without .gguf."""
     entries = getattr(config, "templates", None) or {}
-    entry = entries.get(spec or "") or entries.get(target.path.stem)
+    names = [spec or config.model or "default", target.path.stem, target.path.name]
+    entry = next((entries[n] for n in names if n in entries), None)
     if entry is None:
         return
     target.template_kwargs = dict(entry.args)
