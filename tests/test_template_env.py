@@ -151,3 +151,15 @@ def test_chat_template_kwargs_must_be_an_object_of_names():
     for bad in (["x"], "x", {"tools": []}, {"1a": 1}):
         with pytest.raises(UsageError):
             check_template_kwargs(bad)
+
+
+def test_show_prompt_refuses_what_it_cannot_show():
+    import subprocess
+    import sys
+
+    for extra in (["--sweep", "temperature=0,1"], ["--endpoint", "http://127.0.0.1:9/v1"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "oruel_cli", "ask", "--show-prompt", *extra, "hi"],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert res.returncode == 2 and "--show-prompt" in res.stderr, res.stderr
