@@ -24,6 +24,8 @@ CORPUS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "mistral-small-3.2": ("Mistral-Small-3.2-24B-Instruct-2506.jinja", "<s>", "</s>", {}),
     "gemma-2": ("google-gemma-2-2b-it.jinja", "<bos>", "<eos>", {}),
     "phi-3.5": ("microsoft-Phi-3.5-mini-instruct.jinja", "<s>", "<|endoftext|>", {}),
+    "phi-4-mini": ("llama-cpp-microsoft-Phi-4-mini-instruct.jinja", "<|endoftext|>",
+                   "<|endoftext|>", {}),
     "deepseek-r1-distill": ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
                             "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", {}),
     "smollm3": ("HuggingFaceTB-SmolLM3-3B.jinja", "", "<|im_end|>", {}),

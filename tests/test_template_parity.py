@@ -8,7 +8,8 @@ messages once normalized (content None is "", where transformers would drop
 the key and six of these templates would fail; tool calls and results folded
 into text for a template that knows no tools). Where a template refuses, both
 refuse (a template that fails on an input,
-such as Hermes 3's tool-use template without tools, fails in both); where it refuses a system message and oruel folds it into the first
+such as Hermes 3's tool-use template or llama.cpp's Phi-4-mini one without
+tools, fails in both); where it refuses a system message and oruel folds it into the first
 user message, transformers gets the folded messages too.
 """
 
