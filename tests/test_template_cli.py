@@ -78,7 +78,7 @@ def test_show_prompt_equals_transformers_rendering(name, model_with, special_tok
     if "date_string" in CORPUS[name][3]:
         args += ["--template-arg", f"date_string={DATE_STRING}"]
     tools = None
-    if name == "hermes-3":  # its tool-use template renders only with tools
+    if name in ("hermes-3", "phi-4-mini"):  # these tool-use templates render only with tools
         tools = [WEATHER]
         (tmp_path / "tools.json").write_text(json.dumps(tools))
         args += ["--tools", str(tmp_path / "tools.json")]
