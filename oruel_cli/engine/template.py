@@ -185,8 +185,8 @@ class ChatTemplate:
             if not self.folded:
                 self.folded = True
                 print(
-                    f"oruel: the chat template of {self.origin} has no system role "
-                    f"({_one_line(e)}): the system prompt goes into the first user message",
+                    f"oruel: the chat template of {self.origin} has no system role: "
+                    "the system prompt goes into the first user message",
                     file=sys.stderr,
                 )
             return prompt
