@@ -108,27 +108,15 @@ def template_options(
     """--chat-template's file and text (checked to parse: a bad file is exit 2)
     and --template-arg's keywords."""
     from ..config import read_user_text
+    from ..formats.environment import check_source
     from ..formats.kwargs import parse_template_args
 
     kwargs = parse_template_args(args)
     if file is None:
         return None, None, kwargs
     text = read_user_text(file, "--chat-template", "Jinja")
-    check_template_text(text, f"--chat-template {file}")
+    check_source(text, f"--chat-template {file}")
     return file, text, kwargs
-
-
-def check_template_text(text: str, where: str) -> None:
-    from jinja2 import TemplateError
-
-    from ..formats.environment import compile_template
-
-    try:
-        compile_template(text)
-    except TemplateError as e:
-        raise UsageError(
-            f"{where}: not a valid Jinja template: {' '.join(str(e).split())}"
-        ) from None
 
 
 @dataclass

@@ -65,13 +65,13 @@ def _config_template(target: Target, config: Config, spec: str | None) -> None:
         return
     target.template_kwargs = dict(entry.args)
     if entry.chat_template:
-        from ..cli.options import check_template_text
         from ..config import read_user_text
+        from ..formats.environment import check_source
 
         file = Path(entry.chat_template).expanduser()
         where = f"config file {config.path}: templates: chat_template"
         target.chat_template = read_user_text(file, where, "Jinja")
-        check_template_text(target.chat_template, f"{where} {file}")
+        check_source(target.chat_template, f"{where} {file}")
         target.chat_template_file = file
 
 

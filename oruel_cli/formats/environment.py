@@ -28,7 +28,9 @@ import jinja2.ext
 import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-__all__ = ["SecurityError", "TemplateRefusal", "compile_template", "plain", "set_clock"]
+__all__ = [
+    "SecurityError", "TemplateRefusal", "check_source", "compile_template", "plain", "set_clock",
+]  # fmt: skip
 
 _clock: Callable[[], datetime] = datetime.now
 
@@ -130,6 +132,18 @@ def compile_template(source: str) -> jinja2.Template:
     if _ENV is None:
         _ENV = _environment()
     return _ENV.from_string(source)
+
+
+def check_source(source: str, where: str) -> None:
+    """A template the user gave must parse: else a usage error naming `where`."""
+    from ..errors import UsageError
+
+    try:
+        compile_template(source)
+    except jinja2.TemplateError as e:
+        raise UsageError(
+            f"{where}: not a valid Jinja template: {' '.join(str(e).split())}"
+        ) from None
 
 
 def plain(value: Any) -> Any:
