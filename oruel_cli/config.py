@@ -74,11 +74,19 @@ class TierProfile(_Strict):
     endpoints: list[EndpointConfig] = []
 
 
+class ModelTemplate(_Strict):
+    """A model's chat-template settings (`templates: {ALIAS: ...}`)."""
+
+    chat_template: str | None = None  # a Jinja file that replaces the GGUF's template
+    args: dict[str, Any] = {}  # keywords for the template, such as enable_thinking
+
+
 class Config(_Strict):
     model: str | None = None
     preset: str | None = None
     models_dirs: list[str] = []
     aliases: dict[str, str] = {}
+    templates: dict[str, ModelTemplate] = {}  # by alias, model name or file stem
     params: dict[str, Any] = {}
     runtime: RuntimeConfig = RuntimeConfig()
     tiers: dict[Literal["standard", "turbo"], TierProfile] = {}
@@ -109,6 +117,11 @@ def load_config(path: Path | None = None) -> Config:
     validate_params(cfg.params, where=where)
     for tier, prof in cfg.tiers.items():
         validate_params(prof.params, where=f"config file {path}: tiers.{tier}.params: ")
+    from .formats.kwargs import check_key
+
+    for name, entry in cfg.templates.items():
+        for key in entry.args:
+            check_key(key, f"config file {path}: templates.{name}.args")
     cfg.path = path
     return cfg
 

@@ -69,7 +69,7 @@ class LocalBackend:
         self.n_slots = n_slots
         self.ctx_cap = ctx_cap
         self.size_to_first = size_to_first
-        self.prompter = Prompter(model)
+        self.prompter = Prompter(model, target.template_kwargs)
         self._driver: Driver | None = None
         if ctx is not None or not size_to_first:
             self._open(ctx or context_size(model, target.runtime, ctx_cap))
@@ -106,10 +106,14 @@ class LocalBackend:
         request_id: str | None = None,
         user: object = None,
         ignore_eog: bool = False,
+        template_kwargs: dict[str, Any] | None = None,
     ) -> Request:
         """Render the chat template, tokenize, build and check the grammar;
         a prompt that cannot fit one sequence fails here (RuntimeFailure)."""
-        req = self.prompter.request(messages, params, system, request_id=request_id, user=user)
+        req = self.prompter.request(
+            messages, params, system, request_id=request_id, user=user,
+            template_kwargs=template_kwargs,
+        )  # fmt: skip
         req.ignore_eog = ignore_eog
         check_prompt_fits(len(req.tokens), self.ctx_slot)
         if self._driver is None:

@@ -33,7 +33,10 @@ _POLL = 0.05  # seconds between looks at the cancel flag while waiting for text
 
 
 def request_fields(
-    messages: list[dict[str, Any]], params: GenerationParams, system: str | None
+    messages: list[dict[str, Any]],
+    params: GenerationParams,
+    system: str | None,
+    template_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The create() keyword arguments for one request, model and stream aside.
 
@@ -73,6 +76,8 @@ def request_fields(
     }
     if params.tier != "standard":
         extra["tier"] = params.tier
+    if template_kwargs:  # read by vLLM, llama-server and oruel serve
+        extra["chat_template_kwargs"] = dict(template_kwargs)
     kw["extra_body"] = extra
     return kw
 
@@ -256,6 +261,7 @@ class RemoteBackend:
         self.model_flag = model_flag
         self.timeout = timeout
         self.last_url = endpoints[0].url  # the endpoint that answered last
+        self.template_kwargs: dict[str, Any] = {}  # --template-arg, sent as chat_template_kwargs
         self._clients: dict[str, Any] = {}
         self._models: dict[str, str] = {}
         self._asking: dict[str, threading.Lock] = {}
@@ -338,7 +344,9 @@ class RemoteBackend:
         *,
         request_id: str | None = None,
     ) -> RemoteHandle:
-        return RemoteHandle(self, request_fields(messages, params, system), params)
+        return RemoteHandle(
+            self, request_fields(messages, params, system, self.template_kwargs), params
+        )
 
     def send(
         self,

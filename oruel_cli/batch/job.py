@@ -112,8 +112,9 @@ class BatchJob:
             )
         try:
             req = self.backend.prompter.request(
-                line.messages or [], resolved.params, resolved.system, user=(line, resolved)
-            )
+                line.messages or [], resolved.params, resolved.system, user=(line, resolved),
+                template_kwargs=line.template_kwargs,
+            )  # fmt: skip
         except OruelError as e:
             raise _LineFailure("invalid_parameter", str(e)) from None
         try:

@@ -86,12 +86,15 @@ LINE_FIELDS = ("id", "system", "preset")
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 # What each place accepts, in the order a message lists them.
-SIMPLE_ALLOWED: tuple[str, ...] = ("prompt", "messages", *LINE_FIELDS, *PARAM_NAMES)
+SIMPLE_ALLOWED: tuple[str, ...] = (
+    "prompt", "messages", *LINE_FIELDS, *PARAM_NAMES, "chat_template_kwargs",
+)  # fmt: skip
 BODY_ALLOWED: tuple[str, ...] = (
     "messages",
     "model",
     "system",
     "preset",
+    "chat_template_kwargs",  # keywords for the chat template, as vLLM and llama-server read
     *PARAM_NAMES,
     *PARAM_ALIASES,
     "n",
@@ -131,6 +134,7 @@ class BatchLine:
     system: str | None = None
     model: str | None = None
     error: LineError | None = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)  # chat_template_kwargs
 
 
 class BadInput(Exception):
@@ -324,6 +328,7 @@ def _parse_simple(obj: dict[str, Any], line: BatchLine) -> None:
     line.system = _opt_str(obj, "system")
     line.preset = _opt_str(obj, "preset")
     line.params = {k: obj[k] for k in PARAM_NAMES if k in obj}
+    line.template_kwargs = _template_kwargs(obj, "")
 
 
 def _parse_openai(obj: dict[str, Any], line: BatchLine) -> None:
@@ -355,6 +360,7 @@ def _parse_openai(obj: dict[str, Any], line: BatchLine) -> None:
     parsed = parse_body(body, "body")
     line.messages, line.params, line.model = parsed.messages, parsed.params, parsed.model
     line.system, line.preset = parsed.system, parsed.preset
+    line.template_kwargs = parsed.template_kwargs
 
 
 @dataclass
@@ -368,6 +374,7 @@ class ChatBody:
     preset: str | None = None
     ignored: dict[str, Any] = field(default_factory=dict)  # IGNORED_OPENAI_FIELDS given
     aliases: dict[str, str] = field(default_factory=dict)  # parameter -> the alias it came as
+    template_kwargs: dict[str, Any] = field(default_factory=dict)  # chat_template_kwargs
 
 
 def parse_body(body: dict[str, Any], where: str = "") -> ChatBody:
@@ -409,10 +416,20 @@ def parse_body(body: dict[str, Any], where: str = "") -> ChatBody:
         system=_opt_str(body, "system", dot),
         preset=_opt_str(body, "preset", dot),
         ignored={k: body[k] for k in IGNORED_OPENAI_FIELDS if k in body},
+        template_kwargs=_template_kwargs(body, dot),
     )
     for alias, name in PARAM_ALIASES.items():
         _fold_alias(body, parsed, alias, name)
     return parsed
+
+
+def _template_kwargs(obj: dict[str, Any], dot: str) -> dict[str, Any]:
+    from ..formats.kwargs import check_template_kwargs
+
+    try:
+        return check_template_kwargs(obj.get("chat_template_kwargs"), f"{dot}chat_template_kwargs")
+    except UsageError as e:
+        raise BadInput("invalid_parameter", str(e), param="chat_template_kwargs") from None
 
 
 def _fold_alias(body: dict[str, Any], parsed: ChatBody, alias: str, name: str) -> None:

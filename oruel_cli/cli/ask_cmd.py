@@ -8,7 +8,7 @@ import typer
 
 from ..common.options import TEXT, Carry, CommonOptions, ConversationId, common_options
 from ..common.prompt import read_prompt
-from ..errors import Interrupted, RuntimeFailure
+from ..errors import Interrupted, RuntimeFailure, UsageError
 from .compare import sweep_option
 
 
@@ -30,6 +30,14 @@ def ask(
     ] = False,
     carry: Carry = False,
     cid: ConversationId = None,
+    show_prompt: Annotated[
+        bool,
+        typer.Option(
+            "--show-prompt",
+            help="Print the exact prompt the model would get (token count on stderr); "
+            "generate nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Send one prompt and print the reply (streamed in a terminal)."""
     from ..common.command import RemoteTarget, open_remote, show_params, stop_signals
@@ -43,17 +51,28 @@ def ask(
     resolver = ParamResolver(config, opts.preset, opts.flag_params(), system or conv.system, layer)
     resolved = resolver.resolve()
     runtime_flags = opts.runtime_flags()
-    remote = open_remote(opts, config, resolved.params.tier, runtime_flags)
+    if show_prompt and opts.endpoint:
+        raise UsageError(
+            "--show-prompt renders a local model's template; a remote server renders its own "
+            "(leave --endpoint out)"
+        )
+    remote = None if show_prompt else open_remote(opts, config, resolved.params.tier, runtime_flags)
     text = read_prompt(prompt)
     if remote is None:
         from ..engine.loader import resolve_target
 
         tier = resolved.params.tier
         target = resolve_target(config, conv.model(opts.model), runtime_flags, tier)
+        opts.apply_template(target)
     else:
         target = RemoteTarget(remote)
     if opts.show_params:
         show_params(resolved.effective, target)
+    if show_prompt:
+        from .prompt_view import print_prompt
+
+        messages = [*conv.messages, {"role": "user", "content": text}]
+        return print_prompt(target, messages, resolved, opts.verbose, output_json)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
     with stop_signals() as stop:
         from ..common.command import generate_reply

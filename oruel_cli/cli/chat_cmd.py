@@ -42,6 +42,7 @@ def chat(
 
         tier = params.params.tier
         target = resolve_target(config, conv.model(opts.model), runtime_flags, tier)
+        opts.apply_template(target)
     else:
         target = RemoteTarget(remote)
     if opts.show_params:

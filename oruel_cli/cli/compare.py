@@ -152,6 +152,8 @@ def sweep_option(fn: Any) -> Any:
             return fn(**kwargs)
         from ..sweep.run import run_sweep
 
+        if kwargs.get("show_prompt"):
+            raise UsageError("--show-prompt shows one prompt; give it without --sweep")
         opts = CommonOptions(**{k: kwargs.pop(k) for k in _COMMON})
         axes = [parse_sweep(s) for s in sweeps]
         return run_sweep(opts, axes, kwargs["prompt"], kwargs["system"], kwargs["output_json"])

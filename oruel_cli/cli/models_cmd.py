@@ -97,10 +97,27 @@ def info_cmd(
 
     info = check_gguf(resolve_model(model, load_config()))
     table = Table.grid(padding=(0, 2))
-    for key, value in info.rows():
+    rows = info.rows()
+    at = next(i for i, (key, _) in enumerate(rows) if key == "chat template") + 1
+    rows[at:at] = _template_rows(info)
+    for key, value in rows:
         table.add_row(f"[bold]{key}[/]", value)
     console = out_console()
     console.print(table)
     if info.chat_template:
         console.print("\n[bold]chat template[/]")
         console.print(info.chat_template, markup=False, highlight=False)
+
+
+def _template_rows(info) -> list[tuple[str, str]]:  # noqa: ANN001 - GgufInfo
+    """What the chat template supports: tools, a system role, thinking and its switch."""
+    from ..engine.template import ChatTemplate
+    from ..errors import OruelError
+
+    if not info.chat_template:
+        return []
+    try:
+        support = ChatTemplate(info.chat_template, "", "", origin=str(info.path)).support()
+    except OruelError:
+        return [("template", "does not parse")]
+    return [(f"template {key}", value) for key, value in support.lines()]

@@ -73,6 +73,7 @@ def run(
     from ..engine.loader import SLOT_CTX_CAP, resolve_target
 
     target = resolve_target(config, opts.model, runtime_flags, job_params.params.tier)
+    opts.apply_template(target)
     if opts.show_params:
         show_params(job_params.effective, target)
         print(f"parallel = {n_slots}", file=sys.stderr)

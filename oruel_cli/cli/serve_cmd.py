@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from ..common.options import CommonOptions, GpuLayers, R, Repack, Threads, Verbose
+from ..common.options import (
+    ChatTemplateFile,
+    CommonOptions,
+    GpuLayers,
+    R,
+    Repack,
+    TemplateArgs,
+    Threads,
+    Verbose,
+)
 from ..errors import UsageError
 
 DEFAULT_PARALLEL = 4  # slots per model: llama-server's own default; a small CPU box keeps up
@@ -87,11 +96,14 @@ def serve(
     gpu_layers: GpuLayers = None,
     repack: Repack = None,
     verbose: Verbose = False,
+    chat_template: ChatTemplateFile = None,
+    template_arg: TemplateArgs = None,
     log_replies: Annotated[
         bool, typer.Option("--log", help="Keep each reply in the reply log (see `oruel logs`).")
     ] = False,
 ) -> None:
-    """Serve the models over HTTP: OpenAI's /v1/chat/completions, /v1/models, /health, /metrics."""
+    """Serve the models over HTTP: OpenAI's /v1/chat/completions, /v1/models, /health,
+    /metrics, and /apply-template (the prompt a body would give the model)."""
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
     if key is not None and not key.strip():
         raise UsageError("--api-key is empty; give a key, or leave the option out")
@@ -104,7 +116,10 @@ def serve(
     queue_max = _int_option("--queue", queue, 0, 100_000, DEFAULT_QUEUE)
     port_n = _int_option("--port", port, 0, 65535, 8000)
     timeout = _seconds("--shutdown-timeout", shutdown_timeout)
-    runtime = CommonOptions(ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack)
+    runtime = CommonOptions(
+        ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack,
+        chat_template=chat_template, template_arg=template_arg,
+    )  # fmt: skip
     runtime_flags = runtime.runtime_flags()
 
     from ..config import load_config
@@ -120,7 +135,7 @@ def serve(
     resolver = ParamResolver(config, None, {})  # the config's preset, if any, is checked here
     served: list[ServedModel] = []
     for spec in model or [None]:
-        target = resolve_target(config, spec, runtime_flags)
+        target = runtime.apply_template(resolve_target(config, spec, runtime_flags))
         name = spec or config.model or "default"
         for other in served:
             if other.path.resolve() == target.path.resolve():

@@ -49,9 +49,17 @@ def open_remote(
         return None
     if notice := runtime_notice(runtime_flags):
         warn(notice)
+    if getattr(opts, "chat_template", None) is not None:
+        raise UsageError(
+            "--chat-template replaces a local model's template; a remote server renders "
+            "its own (pass keywords with --template-arg)"
+        )
     from ..backends.remote import RemoteBackend
+    from ..formats.kwargs import parse_template_args
 
-    return RemoteBackend(endpoints, model_flag_name(model or opts.model, config, tier), timeout)
+    backend = RemoteBackend(endpoints, model_flag_name(model or opts.model, config, tier), timeout)
+    backend.template_kwargs = parse_template_args(getattr(opts, "template_arg", None))
+    return backend
 
 
 class RemoteTarget:

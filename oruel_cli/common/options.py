@@ -24,6 +24,7 @@ from . import complete
 P = "Parameters"
 R = "Runtime"
 E = "Endpoints"
+T = "Chat template"
 
 # What --help shows after each option: what a person types. The flags are taken
 # as text (and parsed here), so Typer alone would show every one as <str>.
@@ -82,6 +83,40 @@ Repack = Annotated[
 Verbose = Annotated[
     bool, typer.Option("-v", "--verbose", help="Show llama.cpp's own log on stderr.")
 ]
+
+# -- The chat-template options (chat, ask, run, serve), declared once. --------------
+ChatTemplateFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--chat-template", metavar=FILE,
+        help="A Jinja chat template that replaces the model's.", rich_help_panel=T,
+    ),
+]  # fmt: skip
+TemplateArgs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--template-arg", metavar="KEY=VALUE",
+        help="A keyword for the chat template (repeatable; VALUE as JSON, else text).",
+        rich_help_panel=T,
+    ),
+]  # fmt: skip
+
+
+def template_options(
+    file: Path | None, args: list[str] | None
+) -> tuple[Path | None, str | None, dict[str, Any]]:
+    """--chat-template's file and text (checked to parse: a bad file is exit 2)
+    and --template-arg's keywords."""
+    from ..config import read_user_text
+    from ..formats.environment import check_source
+    from ..formats.kwargs import parse_template_args
+
+    kwargs = parse_template_args(args)
+    if file is None:
+        return None, None, kwargs
+    text = read_user_text(file, "--chat-template", "Jinja")
+    check_source(text, f"--chat-template {file}")
+    return file, text, kwargs
 
 
 @dataclass
@@ -259,6 +294,17 @@ class CommonOptions:
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Keep this command's replies out of the log.")
     ] = False  # noqa: E501
+    # -- chat template ----------------------------------------------------------
+    chat_template: ChatTemplateFile = None
+    template_arg: TemplateArgs = None
+
+    def apply_template(self, target: Any) -> Any:
+        """A local target with --chat-template and --template-arg over the config's."""
+        file, text, kwargs = template_options(self.chat_template, self.template_arg)
+        if text is not None:
+            target.chat_template, target.chat_template_file = text, file
+        target.template_kwargs = {**target.template_kwargs, **kwargs}
+        return target
 
     def flag_params(self) -> dict[str, Any]:
         """The parameters given as flags, parsed to their types (the "flag" layer)."""

@@ -21,11 +21,15 @@ __all__ = ["Completion", "Prompter", "complete", "grammar_for", "json_warning"]
 class Prompter:
     """Renders and tokenizes requests for one loaded model."""
 
-    def __init__(self, model: LoadedModel) -> None:
+    def __init__(self, model: LoadedModel, template_kwargs: dict[str, Any] | None = None) -> None:
         self.model = model
         self.template = ChatTemplate(
-            model.chat_template, model.bos_text, model.eos_text, origin=str(model.path)
+            model.chat_template,
+            model.bos_text,
+            model.eos_text,
+            origin=getattr(model, "template_origin", str(model.path)),
         )
+        self.template_kwargs = dict(template_kwargs or {})  # the job's: flags, config
 
     def messages_for(
         self, messages: list[dict[str, Any]], params: GenerationParams, system: str | None
@@ -34,6 +38,18 @@ class Prompter:
             messages, system, self._offered_tools(params), self.template.has_tools
         )
 
+    def prompt(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        system: str | None = None,
+        template_kwargs: dict[str, Any] | None = None,
+    ) -> str:
+        """The exact text the model is given (special tokens spelled out)."""
+        kwargs = {**self.template_kwargs, **(template_kwargs or {})}  # a request's win
+        tools = self._offered_tools(params)
+        return self.template.render(self.messages_for(messages, params, system), tools, kwargs)
+
     def request(
         self,
         messages: list[dict[str, Any]],
@@ -41,9 +57,9 @@ class Prompter:
         system: str | None = None,
         request_id: str | None = None,
         user: object = None,
+        template_kwargs: dict[str, Any] | None = None,
     ) -> Request:
-        tools = self._offered_tools(params)
-        prompt = self.template.render(self.messages_for(messages, params, system), tools)
+        prompt = self.prompt(messages, params, system, template_kwargs)
         grammar = grammar_for(params)
         if grammar is not None:
             check_grammar(grammar, self.model.vocab)

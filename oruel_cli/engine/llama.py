@@ -38,12 +38,15 @@ def init_backend(verbose: bool = False) -> None:
 class LoadedModel:
     """One GGUF model in memory: weights, vocabulary, chat template, token helpers."""
 
-    def __init__(self, path: Path, runtime: RuntimeSettings, verbose: bool = False) -> None:
+    def __init__(
+        self, path: Path, runtime: RuntimeSettings, verbose: bool = False, vocab_only: bool = False
+    ) -> None:
         info = check_gguf(path)  # missing, not GGUF, truncated: exit 1 before llama.cpp sees it
         init_backend(verbose)
         mp = lc.llama_model_default_params()
         mp.n_gpu_layers = runtime.gpu_layers
         mp.use_extra_bufts = runtime.repack  # the AMX decision (runtime.decide_repack)
+        mp.vocab_only = vocab_only  # ask --show-prompt: tokens and template, no weights
         ptr = lc.llama_model_load_from_file(str(path).encode(), mp)
         if not ptr:
             raise RuntimeFailure(f"{path}: llama.cpp failed to load the model")
@@ -63,6 +66,7 @@ class LoadedModel:
                 f"{path}: the chat template is not UTF-8 text (byte 0x{e.object[e.start]:02x} "
                 f"at offset {e.start})"
             ) from None
+        self.template_origin = str(path)  # who to blame when the template fails
         self.bos_text = self._special_text(lc.llama_vocab_bos(self.vocab))
         self.eos_text = self._special_text(lc.llama_vocab_eos(self.vocab))
         self.add_bos = bool(lc.llama_vocab_get_add_bos(self.vocab))

@@ -3,8 +3,9 @@ runtime layering (with the repack decision), loading, the context size."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..config import Config
 from ..models.resolve import resolve_model
@@ -16,10 +17,14 @@ SLOT_CTX_CAP = 4096  # run and serve: per slot
 
 @dataclass
 class Target:
-    """What to load, before anything is loaded: the model file and runtime."""
+    """What to load, before anything is loaded: the model file and runtime, and
+    the chat template's replacement text and keywords when the user gave them."""
 
     path: Path
     runtime: RuntimeSettings
+    chat_template: str | None = None  # --chat-template FILE's text: replaces the GGUF's
+    chat_template_file: Path | None = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def gpu_offload_supported() -> bool:
@@ -45,13 +50,40 @@ def resolve_target(
         tier_name=tier,
         gpu_offload=gpu_offload_supported(),
     )
-    return Target(path, runtime)
+    target = Target(path, runtime)
+    _config_template(target, config, spec)
+    return target
 
 
-def load_model(target: Target, verbose: bool = False):  # noqa: ANN201 - LoadedModel
+def _config_template(target: Target, config: Config, spec: str | None) -> None:
+    """The config's `templates` entry for this model: by the name it was asked by
+    (an alias, a name, `default`), else by its file's name with or without .gguf."""
+    entries = getattr(config, "templates", None) or {}
+    names = [spec or config.model or "default", target.path.stem, target.path.name]
+    entry = next((entries[n] for n in names if n in entries), None)
+    if entry is None:
+        return
+    target.template_kwargs = dict(entry.args)
+    if entry.chat_template:
+        from ..config import read_user_text
+        from ..formats.environment import check_source
+
+        file = Path(entry.chat_template).expanduser()
+        where = f"config file {config.path}: templates: chat_template"
+        target.chat_template = read_user_text(file, where, "Jinja")
+        check_source(target.chat_template, f"{where} {file}")
+        target.chat_template_file = file
+
+
+def load_model(target: Target, verbose: bool = False, vocab_only: bool = False):  # noqa: ANN201
+    """The LoadedModel; `vocab_only`: the vocabulary and template, no weights."""
     from .llama import LoadedModel
 
-    return LoadedModel(target.path, target.runtime, verbose=verbose)
+    model = LoadedModel(target.path, target.runtime, verbose=verbose, vocab_only=vocab_only)
+    if target.chat_template is not None:
+        model.chat_template = target.chat_template
+        model.template_origin = str(target.chat_template_file or target.path)
+    return model
 
 
 def context_size(model, runtime: RuntimeSettings, cap: int, needed: int | None = None) -> int:  # noqa: ANN001

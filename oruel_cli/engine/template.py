@@ -1,13 +1,19 @@
 """Chat messages -> the prompt text, with the model's own chat template.
 
-The template comes from the GGUF and is untrusted input (CVE-2024-34359): it
-is rendered in Jinja's immutable sandbox. Templates that know no tools (the
-default model's) get the tool definitions in the system prompt instead.
+The template comes from the GGUF (or `--chat-template FILE`) and is untrusted
+input: it is rendered in the transformers-compatible environment of
+`formats.environment`, inside Jinja's immutable sandbox. Templates that know
+no tools (the default model's) get the tool definitions in the system prompt
+instead; templates with no system role get the system prompt folded into the
+first user message, as llama.cpp does.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RuntimeFailure, UsageError
@@ -19,6 +25,15 @@ CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
     " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Keywords oruel itself passes; a --template-arg or chat_template_kwargs may not.
+RESERVED_KWARGS = ("messages", "tools", "add_generation_prompt")
+# Where a message's reasoning may come; templates read reasoning_content or thinking.
+_REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
+_THINKING_SWITCHES = (
+    ("enable_thinking", re.compile(r"\benable_thinking\b")),
+    ("reasoning_effort", re.compile(r"\breasoning_effort\b")),
+    ("thinking", re.compile(r"\b(?:el)?if\s+(?:not\s+)?thinking\b")),
 )
 
 
@@ -43,6 +58,18 @@ def _text(content: Any) -> str:
     raise UsageError("message content must be a string or a list of text parts")
 
 
+def _template_message(m: dict[str, Any], role: str, text: str) -> dict[str, Any]:
+    """A message as transformers hands it to a template: keys set to None dropped
+    (content None is "": OpenAI clients send it with tool_calls), and the
+    reasoning under both names templates read."""
+    out = {k: v for k, v in m.items() if v is not None and k != "content"}
+    out["role"], out["content"] = role, text
+    reasoning = next((m[k] for k in _REASONING_KEYS if m.get(k) is not None), None)
+    if reasoning is not None:
+        out = {"thinking": reasoning, **out, "reasoning_content": reasoning}
+    return out
+
+
 def normalize_messages(
     messages: list[dict[str, Any]],
     system: str | None,
@@ -64,9 +91,8 @@ def normalize_messages(
                 fn = call.get("function", {})
                 args = fn.get("arguments", "{}")
                 text += f'{TOOL_OPEN}{{"name": {json.dumps(fn.get("name"))}, "arguments": {args}}}{TOOL_CLOSE}'
-        out.append(
-            {**{k: v for k, v in m.items() if k != "content"}, "role": role, "content": text}
-        )
+            m = {k: v for k, v in m.items() if k not in ("tool_calls", "tool_call_id")}
+        out.append(_template_message(m, role, text))
     if not any(m["role"] == "system" for m in out) and system:
         out.insert(0, {"role": "system", "content": system})
     if tools and not template_has_tools:
@@ -76,6 +102,37 @@ def normalize_messages(
         else:
             out.insert(0, {"role": "system", "content": extra})
     return out
+
+
+def fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The leading system message folded into the first user message (None: nothing to fold)."""
+    if not messages or messages[0]["role"] != "system":
+        return None
+    rest = messages[1:]
+    first = next((i for i, m in enumerate(rest) if m["role"] == "user"), None)
+    if first is None:
+        return None
+    user = rest[first]
+    joined = messages[0]["content"] + ("\n\n" + user["content"] if user["content"] else "")
+    return [*rest[:first], {**user, "content": joined}, *rest[first + 1 :]]
+
+
+@dataclass
+class Support:
+    """What a template supports, as `models info` shows it."""
+
+    tools: bool
+    system_role: bool
+    thinking: bool
+    switches: tuple[str, ...]  # the keywords that turn thinking on or off
+
+    def lines(self) -> list[tuple[str, str]]:
+        switch = ", ".join(self.switches) if self.switches else "none"
+        return [
+            ("tools", "yes" if self.tools else "no (oruel puts them in the system prompt)"),
+            ("system role", "yes" if self.system_role else "no (folded into the first user turn)"),
+            ("thinking", f"{'yes' if self.thinking else 'no'}; switch: {switch}"),
+        ]
 
 
 class ChatTemplate:
@@ -91,38 +148,73 @@ class ChatTemplate:
 
     def __init__(self, source: str | None, bos: str, eos: str, origin: str = "the model") -> None:
         from jinja2 import TemplateError
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        from ..formats.environment import compile_template
 
         self.source = source or CHATML
         self.origin = origin
         self.has_tools = "tools" in self.source
         self.bos, self.eos = bos, eos
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.globals["raise_exception"] = _raise
+        self.folded = False  # the system prompt was folded at least once (noticed once)
         try:
-            self._template = env.from_string(self.source)
+            self._template = compile_template(self.source)
         except TemplateError as e:
             raise RuntimeFailure(
                 f"the chat template of {origin} does not parse: {_one_line(e)}"
             ) from None
 
-    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
-        from jinja2.sandbox import SecurityError
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> str:
+        """The prompt, add_generation_prompt on; `kwargs` are the template's keywords."""
+        from ..formats.environment import TemplateRefusal
 
-        kwargs: dict[str, Any] = {
-            "messages": messages,
-            "add_generation_prompt": True,
-            "bos_token": self.bos,
-            "eos_token": self.eos,
-        }
-        if tools and self.has_tools:
-            kwargs["tools"] = tools
         try:
-            return self._template.render(**kwargs)
+            return self._render(messages, tools, kwargs)
         except TemplateRefusal as e:
-            raise UsageError(
-                f"the chat template of {self.origin} refused these messages: {_one_line(e)}"
-            ) from None
+            folded = fold_system(messages)
+            if folded is None:
+                raise self._refusal(e) from None
+            try:
+                prompt = self._render(folded, tools, kwargs)
+            except TemplateRefusal as again:
+                raise self._refusal(again) from None
+            if not self.folded:
+                self.folded = True
+                print(
+                    f"oruel: the chat template of {self.origin} has no system role: "
+                    "the system prompt goes into the first user message",
+                    file=sys.stderr,
+                )
+            return prompt
+
+    def _render(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        kwargs: dict[str, Any] | None,
+    ) -> str:
+        from ..formats.environment import SecurityError, TemplateRefusal, plain
+
+        extra = dict(kwargs or {})
+        context = plain(
+            {
+                "bos_token": self.bos,
+                "eos_token": self.eos,
+                **extra,
+                "messages": messages,
+                "tools": tools if tools and self.has_tools else None,
+                "documents": extra.get("documents"),
+                "add_generation_prompt": True,
+            }
+        )
+        try:
+            return self._template.render(**context)
+        except TemplateRefusal:
+            raise
         except SecurityError as e:
             raise RuntimeFailure(
                 f"the chat template of {self.origin} was stopped by the sandbox: {_one_line(e)} "
@@ -133,14 +225,25 @@ class ChatTemplate:
                 f"the chat template of {self.origin} failed: {type(e).__name__}: {_one_line(e)}"
             ) from None
 
+    def _refusal(self, e: Exception) -> UsageError:
+        return UsageError(
+            f"the chat template of {self.origin} refused these messages: {_one_line(e)}"
+        )
+
+    def support(self) -> Support:
+        """Tools, a system role, thinking and its switches, read off the template."""
+        from ..formats.environment import TemplateRefusal
+
+        probe = "oruel-probe-system-text"
+        messages = [{"role": "system", "content": probe}, {"role": "user", "content": "hi"}]
+        try:
+            system_role = probe in self._render(messages, None, None)
+        except (TemplateRefusal, RuntimeFailure):
+            system_role = False
+        switches = tuple(name for name, rx in _THINKING_SWITCHES if rx.search(self.source))
+        thinks = bool(switches) or "think>" in self.source or "reasoning_content" in self.source
+        return Support(self.has_tools, system_role, thinks, switches)
+
 
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
-
-
-class TemplateRefusal(Exception):
-    """raise_exception() called by the template: it refuses these messages."""
-
-
-def _raise(message: str) -> None:
-    raise TemplateRefusal(message)

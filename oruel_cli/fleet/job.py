@@ -179,7 +179,8 @@ class FleetJob:
         messages = line.messages or []
         if json_warning(messages, resolved.params, resolved.system):
             self.stats.json_unasked.append(line.line_no)
-        fields = request_fields(messages, resolved.params, resolved.system)
+        kwargs = {**getattr(self.backend, "template_kwargs", {}), **line.template_kwargs}
+        fields = request_fields(messages, resolved.params, resolved.system, kwargs)
         tier_model = model_flag_name(None, self.resolver.config, resolved.params.tier)
         self._queue(Item(line, resolved, fields, tier_model))
 

@@ -28,6 +28,7 @@ from .errors import ApiError, json_response
 from .metrics import CONTENT_TYPE
 from .models import ServedModel
 from .state import RequestLog, ServeState
+from .template_route import apply_template
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 QUIET_PATHS = ("/health", "/metrics")  # probes: logged only when they fail
@@ -47,6 +48,7 @@ def build_app(state: ServeState, cors_origins: list[str], lifespan: Any = None) 
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", _api(chat_completions), methods=["POST"]),
+            Route("/apply-template", _api(apply_template), methods=["POST"]),
             Route("/v1/models", _api(models), methods=["GET"]),
             Route("/v1/models/{model:path}", _api(model), methods=["GET"]),
             Route("/health", _api(health), methods=["GET"]),

@@ -113,8 +113,9 @@ async def _prepare(call: ChatCall, request_id: str) -> Any:
     backend = call.model.backend
     try:
         return await asyncio.to_thread(
-            backend.prepare, call.messages, call.params, call.system, request_id=request_id
-        )
+            backend.prepare, call.messages, call.params, call.system, request_id=request_id,
+            template_kwargs=call.template_kwargs,
+        )  # fmt: skip
     except UsageError as e:
         raise ApiError(400, str(e), code="invalid_request") from None
     except ContextTooLong as e:

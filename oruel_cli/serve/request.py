@@ -48,6 +48,7 @@ class ChatCall:
     model_name: str  # the `model` the reply carries
     stream: bool
     include_usage: bool
+    template_kwargs: dict[str, Any] | None = None  # the body's chat_template_kwargs
 
     @property
     def params(self):  # noqa: ANN201 - GenerationParams
@@ -74,6 +75,7 @@ def parse_request(raw: bytes, registry: Registry, resolver: ParamResolver) -> Ch
         model_name=name,
         stream=body.params.get("stream") is True,
         include_usage=include_usage,
+        template_kwargs=body.template_kwargs,
     )
 
 

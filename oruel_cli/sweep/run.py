@@ -37,7 +37,7 @@ def run_sweep(
     runtime_flags = opts.runtime_flags()
     check_no_endpoint(opts, "--sweep")
     text = read_prompt(prompt)
-    target = _one_target(config, opts.model, runtime_flags, variants)
+    target = opts.apply_template(_one_target(config, opts.model, runtime_flags, variants))
     names = differing(variants)
     if opts.show_params:
         for i, v in enumerate(variants, start=1):

@@ -1,0 +1,38 @@
+"""A copy of a GGUF file with another chat template (`tokenizer.chat_template`),
+so the real CLI can be run on each corpus template with the default model's
+vocabulary. The header is rewritten with the `gguf` package's reader telling
+where each part lies; the tensor data is copied unchanged, re-aligned."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from pathlib import Path
+
+from gguf import GGUFReader
+
+KEY = "tokenizer.chat_template"
+_STRING = 8  # GGUF's value type for a string
+
+
+def _string_field(key: str, value: str) -> bytes:
+    k, v = key.encode(), value.encode("utf-8")
+    return struct.pack("<Q", len(k)) + k + struct.pack("<IQ", _STRING, len(v)) + v
+
+
+def with_template(src: Path, dst: Path, template: str) -> Path:
+    reader = GGUFReader(src)
+    field = reader.fields[KEY]
+    start = field.offset
+    end = start + sum(p.nbytes for p in field.parts)
+    infos_end = max(t.field.offset + sum(p.nbytes for p in t.field.parts) for t in reader.tensors)
+    data_offset, align = reader.data_offset, reader.alignment
+    del reader  # its memory map
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        head = f.read(infos_end)
+        header = head[:start] + _string_field(KEY, template) + head[end:]
+        out.write(header)
+        out.write(b"\0" * (-len(header) % align))
+        f.seek(data_offset)
+        shutil.copyfileobj(f, out, 1 << 22)
+    return dst
