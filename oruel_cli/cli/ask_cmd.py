@@ -50,8 +50,10 @@ def ask(
     """Send one prompt and print the reply (streamed in a terminal)."""
     from ..config import load_config
     from ..logs.conversation import carry_on
+    from ..params.layering import make_layer
     from ..resolve import ParamResolver
     from .session import RemoteTarget, open_remote, show_params, stop_signals
+    from .tokens import check_ban_local, with_bans
 
     config = load_config()
     conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
@@ -60,6 +62,7 @@ def ask(
     resolved = resolver.resolve()
     runtime_flags = opts.runtime_flags()
     remote = open_remote(opts, config, resolved.params.tier, runtime_flags)
+    check_ban_local(opts, remote)
     text = read_prompt(prompt)
     if remote is None:
         from ..engine.loader import resolve_target
@@ -68,7 +71,7 @@ def ask(
         target = resolve_target(config, conv.model(opts.model), runtime_flags, tier)
     else:
         target = RemoteTarget(remote)
-    if opts.show_params:
+    if opts.show_params and not opts.ban:
         show_params(resolved.effective, target)
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
     with stop_signals() as stop:
@@ -82,6 +85,13 @@ def ask(
         with backend:
             if stop.requested:
                 raise Interrupted()
+            if opts.ban:  # the banned words' tokens, now that the vocabulary is known
+                resolver.flag_layer = make_layer(
+                    "flag", with_bans(opts.flag_params(), opts.ban, backend)
+                )
+                resolved = resolver.resolve()
+                if opts.show_params:
+                    show_params(resolved.effective, target)
             tools = has_tools(resolved.params)
             messages = [*conv.messages, {"role": "user", "content": text}]
             comp = generate_reply(backend, messages, resolved, stream and not tools, stop)

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from ..params.model import GenerationParams
-from ..params.validate import check_tool_choice
+from ..params.validate import check_bias_ids, check_tool_choice
 from .engine import Finish, Request
 from .grammars import json_object_grammar, json_schema_grammar, tool_call_grammar
 from .llama import LoadedModel
@@ -42,6 +42,7 @@ class Prompter:
         request_id: str | None = None,
         user: object = None,
     ) -> Request:
+        check_bias_ids(params, self.model.n_vocab)
         tools = self._offered_tools(params)
         prompt = self.template.render(self.messages_for(messages, params, system), tools)
         grammar = grammar_for(params)
@@ -98,6 +99,7 @@ def complete(finish: Finish, model_name: str) -> Completion:
         first_token_seconds=finish.first_token_seconds,
         error=finish.error,
         cached_tokens=finish.cached_tokens,
+        logprobs=finish.logprobs,
     )
     if finish.error is not None:
         return comp

@@ -103,8 +103,10 @@ async def _prepare(call: ChatCall, request_id: str) -> Any:
         return await asyncio.to_thread(
             backend.prepare, call.messages, call.params, call.system, request_id=request_id
         )
-    except UsageError as e:
-        raise ApiError(400, str(e), code="invalid_request") from None
+    except UsageError as e:  # a logit_bias id outside the vocabulary names its field
+        param = getattr(e, "param", None)
+        code = "invalid_parameter" if param else "invalid_request"
+        raise ApiError(400, str(e), param=param, code=code) from None
     except OruelError as e:
         if _PROMPT_TOO_LONG.search(str(e)):
             raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from None
