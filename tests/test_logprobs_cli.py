@@ -55,3 +55,35 @@ def test_bad_values_are_exit_2_naming_the_field(args, words):
 def test_ban_with_an_endpoint_is_refused_before_anything_runs():
     res = oruel("ask", "--endpoint", "http://127.0.0.1:9/v1", "--ban", "Blue", COLORS)
     assert res.returncode == 2 and "--ban needs the local model" in res.stderr
+
+
+def test_batch_records_carry_logprobs_in_every_form(tmp_path):
+    story = "Write a short story about a dragon who learns to paint."
+    rows = [
+        {"id": "a", "prompt": story, "temperature": 0, "max_tokens": 6,
+         "logprobs": True, "top_logprobs": 2},
+        {"custom_id": "b", "method": "POST", "url": "/v1/chat/completions",
+         "body": {"messages": [{"role": "user", "content": story}], "temperature": 0,
+                  "max_tokens": 6, "logprobs": True, "top_logprobs": 2}},
+        {"id": "c", "prompt": story, "temperature": 0, "max_tokens": 6},
+        {"id": "d", "prompt": story, "logprobs": True, "top_logprobs": 21},
+        {"id": "e", "prompt": story, "top_logprobs": 2},
+        {"id": "f", "prompt": story, "max_tokens": 2, "logit_bias": {"99999": 1}},
+    ]  # fmt: skip
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = oruel("run", str(jobs), "--parallel", "2", "--no-log")
+    assert res.returncode == 1, res.stderr  # the three bad lines
+    out = {}
+    for line in (tmp_path / "jobs.results.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        out[rec.get("custom_id", rec["id"])] = rec
+    simple = out["a"]["logprobs"]["content"]
+    body = out["b"]["response"]["body"]["choices"][0]["logprobs"]["content"]
+    assert [t["token"] for t in simple] == [t["token"] for t in body] and len(simple) == 6
+    assert "".join(t["token"] for t in simple) == out["a"]["output"]
+    assert all(len(t["top_logprobs"]) == 2 for t in simple)
+    assert "logprobs" not in out["c"] and out["c"]["error"] is None
+    assert "top_logprobs 21" in out["d"]["error"]["message"]
+    assert "needs logprobs" in out["e"]["error"]["message"]
+    assert "logit_bias" in out["f"]["error"]["message"]

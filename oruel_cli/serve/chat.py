@@ -247,8 +247,8 @@ class Run:
             while True:
                 ev = await self.queue.get()
                 if isinstance(ev, Delta):
-                    if not whole and ev.text:
-                        yield writer.text(ev.text)
+                    if not whole and (ev.text or ev.logprobs):
+                        yield writer.text(ev.text, ev.logprobs)
                     continue
                 failure = self.failure(ev)
                 if failure is not None:
