@@ -236,6 +236,25 @@ def _unset(chat: Chat, arg: str) -> None:
     chat.say(params.line(name))
 
 
+def _logprobs(chat: Chat, arg: str) -> None:
+    """/logprobs N: each reply drawn with its tokens' probabilities and the N
+    best alternatives at the least certain positions; /logprobs off: no more."""
+    from ..cli.options import CommonOptions
+
+    params = chat.session.params
+    word = arg.strip().lower()
+    if not word:
+        chat.say(f"{params.line('logprobs')}; {params.line('top_logprobs')}")
+        return
+    if word in _FALSE:
+        values: dict[str, Any] = {"logprobs": False, "top_logprobs": None}
+    else:
+        values = CommonOptions(logprobs=arg.strip()).flag_params()
+    params.set(values)
+    shown = "on: each reply is shown with its probabilities" if values["logprobs"] else "off"
+    chat.say(f"logprobs {shown}")
+
+
 def _params(chat: Chat, arg: str) -> None:
     chat.show_params()
 
@@ -322,6 +341,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("unset", "NAME", "drop what a flag, /load or /set gave it", _unset),
     Command("params", "", "every parameter and its source, then the runtime", _params),
+    Command(
+        "logprobs",
+        "N|off",
+        "show each reply's token probabilities, N best alternatives",
+        _logprobs,
+    ),  # fmt: skip
     Command("preset", "NAME", "use a preset (none: no preset); flags and /set still win", _preset),
     Command("system", "TEXT", "set the system prompt; '-' drops it; alone: show it", _system),
     Command("read", "FILE", "a text file's content goes with your next message", _read),

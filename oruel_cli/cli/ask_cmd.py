@@ -73,7 +73,9 @@ def ask(
         target = RemoteTarget(remote)
     if opts.show_params and not opts.ban:
         show_params(resolved.effective, target)
+    picture = resolved.params.logprobs and not output_json  # drawn once the reply is whole
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
+    stream = stream and not picture
     with stop_signals() as stop:
         from .session import generate_reply, has_tools
 
@@ -98,6 +100,10 @@ def ask(
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130
     if output_json and not cut and comp.error is None:
         print(json.dumps(comp.to_openai(), ensure_ascii=False, indent=2))
+    elif picture:
+        from .session import print_logprobs
+
+        print_logprobs(comp)
     elif not output_json and (not stream or tools):
         from .session import print_reply
 
