@@ -70,6 +70,16 @@ def test_a_row_is_the_log_softmax_with_its_best_tokens():
     assert Row(logits, 0).top == []
 
 
+@pytest.mark.parametrize(("scale", "bump"), [(3, 0), (0.5, 0), (30, 0), (3, 40), (2, 9)])
+def test_the_best_tokens_are_the_largest_logits_in_order(scale, bump):
+    rng = np.random.default_rng(7)
+    logits = (rng.standard_normal(49152) * scale).astype(np.float32)
+    logits[17] += bump
+    for n in (1, 5, 20):
+        want = np.argsort(-logits, kind="stable")[:n]
+        assert [t for t, _ in Row(logits, n).top] == list(want)
+
+
 def test_bands_and_the_least_certain_positions():
     assert band_style(0.05) == band_style(0.0999) != band_style(0.10)
     assert band_style(0.5) != band_style(0.49) and band_style(0.95) == ""

@@ -34,12 +34,29 @@ class Row:
         self.lse = peak + float(np.log(total))
         self.top: list[tuple[int, float]] = []
         if n_top:
-            idx = np.argpartition(logits, -n_top)[-n_top:]
-            idx = idx[np.argsort(-logits[idx], kind="stable")]
+            idx = _best(logits, peak, n_top)
             self.top = [(int(i), float(logits[i]) - self.lse) for i in idx]
 
     def logprob(self, token: int) -> float:
         return float(self.logits[token]) - self.lse
+
+
+def _best(logits: np.ndarray, peak: float, n: int) -> np.ndarray:
+    """The ids of the n largest logits, largest first.
+
+    A comparison pass over the vocabulary costs ~20 us here, an argpartition of
+    it ~600 us (49k tokens): the tokens near the peak are found by doubling a
+    threshold under it, and only they are partitioned and sorted."""
+    gap = 2.0
+    idx = np.flatnonzero(logits >= peak - gap)
+    while len(idx) < n and gap < 1e4:
+        gap *= 2
+        idx = np.flatnonzero(logits >= peak - gap)
+    if len(idx) < n:  # -inf logits: the rest of the vocabulary, as it comes
+        idx = np.argpartition(logits, -n)[-n:]
+    elif len(idx) > 4 * n:
+        idx = idx[np.argpartition(-logits[idx], n - 1)[:n]]
+    return idx[np.lexsort((idx, -logits[idx]))][:n]
 
 
 def row_from_pointer(ptr: Any, n_vocab: int, n_top: int) -> Row:
