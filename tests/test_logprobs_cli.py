@@ -87,3 +87,20 @@ def test_batch_records_carry_logprobs_in_every_form(tmp_path):
     assert "top_logprobs 21" in out["d"]["error"]["message"]
     assert "needs logprobs" in out["e"]["error"]["message"]
     assert "logit_bias" in out["f"]["error"]["message"]
+
+
+def test_the_demo_draws_the_distribution_before_and_after_the_bias():
+    res = oruel("params", "explain", "logit_bias", "--demo", COLORS, "--output-json")
+    assert res.returncode == 0, res.stderr
+    ban, nudge, push = json.loads(res.stdout)["pictures"]
+    top = ban["rows"][0]
+    assert ban["value"] == {str(top["id"]): -100} and not top["kept"] and top["p_after"] == 0
+    assert 0 < nudge["rows"][0]["p_after"] < top["p_before"]
+    pushed = next(r for r in push["rows"] if str(r["id"]) in push["value"])
+    assert pushed["p_after"] > pushed["p_before"]
+    given = oruel("params", "explain", "logit_bias", "--demo", COLORS, "--output-json",
+                  "--values", "23390=-100,5=101")  # fmt: skip
+    assert given.returncode == 2 and "--logit-bias '5=101'" in given.stderr
+    none = json.loads(oruel("params", "explain", "logprobs", "--demo", COLORS,
+                            "--output-json").stdout)  # fmt: skip
+    assert none["demo"] is None and "--logprobs" in " ".join(none["commands"])
