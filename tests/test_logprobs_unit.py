@@ -107,3 +107,13 @@ def test_minus_100_is_a_ban():
     from oruel_cli.engine.sampling import bias_value
 
     assert bias_value(-100) == -math.inf and bias_value(-99.5) == -99.5 and bias_value(100) == 100
+
+
+def test_chat_set_takes_the_three_as_their_flags_do():
+    from oruel_cli.chat.commands import parse_set
+
+    assert parse_set("logit_bias", "5=-100 7=2") == {"logit_bias": {"5": -100, "7": 2}}
+    assert parse_set("logprobs", "on") == {"logprobs": True}
+    assert parse_set("top_logprobs", "3") == {"top_logprobs": 3}
+    with pytest.raises(UsageError, match="--logit-bias 'x'"):
+        parse_set("logit_bias", "x")

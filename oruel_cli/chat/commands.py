@@ -81,7 +81,7 @@ def find(name: str) -> Command:
 # numbers, and the option that carries each other parameter.
 _NUMERIC = (
     "temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
-    "frequency_penalty", "presence_penalty", "repetition_penalty",
+    "frequency_penalty", "presence_penalty", "repetition_penalty", "top_logprobs",
 )  # fmt: skip
 # Names /set takes besides the parameters: the flags --json and --json-schema.
 _EXTRA = ("json", "json_schema")
@@ -110,12 +110,14 @@ def parse_set(name: str, text: str) -> dict[str, Any]:
         except ValueError as e:
             raise UsageError(f"invalid stop {text!r}: {e} (allowed: {allowed('stop')})") from None
         opts = CommonOptions(stop=[_unescape(w) for w in words])
-    elif name in ("stream", "json"):
+    elif name == "logit_bias":  # ID=BIAS words, as --logit-bias takes each
+        opts = CommonOptions(logit_bias=text.split())
+    elif name in ("stream", "json", "logprobs"):
         word = text.lower()
         if word not in _TRUE + _FALSE:
             raise UsageError(f"invalid {name} {text!r} (allowed: true or false)")
-        if name == "stream":
-            return {"stream": word in _TRUE}
+        if name in ("stream", "logprobs"):
+            return {name: word in _TRUE}
         opts = (
             CommonOptions(json_mode=True)
             if word in _TRUE
