@@ -36,6 +36,9 @@ PARAM_FLAGS: dict[str, set[str]] = {
     "tools": {"--tools"},
     "tool_choice": {"--tool-choice"},
     "tier": {"--tier"},
+    "logprobs": {"--logprobs"},
+    "top_logprobs": {"--logprobs"},
+    "logit_bias": {"--logit-bias", "--ban"},
 }
 # Other flags an example may use beside its own (COMMON options, ask's own).
 OTHER_FLAGS = {

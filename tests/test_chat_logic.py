@@ -71,7 +71,7 @@ def test_an_unknown_command_suggests_the_closest() -> None:
 def test_completion_of_commands_parameters_and_presets() -> None:
     assert commands.completions("/se") == (["/set"], "/se")
     assert commands.completions("/r")[0] == ["/read", "/reset", "/retry"]
-    assert commands.completions("/set top") == (["top_p", "top_k"], "top")
+    assert commands.completions("/set top") == (["top_p", "top_k", "top_logprobs"], "top")
     assert commands.completions("/set json") == (["json", "json_schema"], "json")
     assert "qa" in commands.completions("/preset q")[0]
     assert commands.completions("/read no") == (["<file>"], "no")

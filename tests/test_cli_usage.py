@@ -428,10 +428,10 @@ def test_params_list_defaults(run_cli):
     assert rows["response_format"] == '{"type": "text"}'
 
 
-def test_params_list_has_all_fifteen(run_cli):
+def test_params_list_has_all_eighteen(run_cli):
     r = run_cli("params", "list")
     assert r.code == 0, r.err
-    assert len(PARAM_NAMES) == 15
+    assert len(PARAM_NAMES) == 18
     for name in PARAM_NAMES:
         assert name in r.out, name
 

@@ -88,7 +88,7 @@ def test_preset_names_include_the_users(isolated_env):
 
 def test_parameter_names():
     assert bash("oruel params explain ") == list(PARAM_NAMES)
-    assert bash("oruel params explain top") == ["top_p", "top_k"]
+    assert bash("oruel params explain top") == ["top_p", "top_k", "top_logprobs"]
     assert bash("oruel params explain max") == ["max_tokens"]
 
 

@@ -64,11 +64,12 @@ def flag_error(**opts: Any) -> str:
 # --- the model itself -----------------------------------------------------------
 
 
-def test_fifteen_parameters_in_reference_order():
+def test_fifteen_parameters_in_reference_order_then_openais_three():
     assert PARAM_NAMES == (
         "temperature", "top_p", "top_k", "min_p", "seed", "max_tokens", "stop",
         "frequency_penalty", "presence_penalty", "repetition_penalty",
         "response_format", "stream", "tools", "tool_choice", "tier",
+        "logprobs", "top_logprobs", "logit_bias",
     )  # fmt: skip
 
 

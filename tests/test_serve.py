@@ -152,9 +152,11 @@ def _bad_cases() -> list[tuple[dict, str]]:
         ({"repetition_penalty": 1.1, "repeat_penalty": 1.2}, "repeat_penalty"),
         ({"max_tokens": 5, "max_completion_tokens": 6}, "max_completion_tokens"),
         ({"n": 2}, "n"),
-        ({"logprobs": True}, "logprobs"),
-        ({"top_logprobs": 3}, "top_logprobs"),
-        ({"logit_bias": {"50256": -100}}, "logit_bias"),
+        ({"logprobs": 1}, "logprobs"),
+        ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+        ({"top_logprobs": 3}, "top_logprobs"),  # without logprobs
+        ({"logit_bias": {"50256": -101}}, "logit_bias"),
+        ({"logit_bias": {"99999999": -100}}, "logit_bias"),  # not in the vocabulary
         ({"preset": "no-such-preset"}, "preset"),
         ({"stream_options": {"include_usage": "yes"}}, "stream_options"),
         ({"temprature": 0.5}, "temprature"),

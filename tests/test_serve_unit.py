@@ -91,7 +91,7 @@ def test_values_are_checked_by_the_parameter_model_strictly(files):
         ({"temperature": "0.5"}, "temperature"), ({"top_k": True}, "top_k"),
         ({"max_tokens": 0}, "max_tokens"), ({"repeat_penalty": 9.0}, "repeat_penalty"),
         ({"max_completion_tokens": 0}, "max_completion_tokens"), ({"n": 3}, "n"),
-        ({"logit_bias": {"1": 5}}, "logit_bias"), ({"functions": []}, "functions"),
+        ({"logit_bias": {"1": 500}}, "logit_bias"), ({"functions": []}, "functions"),
         ({"preset": "nope"}, "preset"), ({"tool_choice": "required"}, "tool_choice"),
         ({"stream_options": []}, "stream_options"), ({"cache_prompt": False}, "cache_prompt"),
         ({"model": 3}, "model"), ({"messages": [{"role": "robot", "content": "x"}]}, "messages"),
@@ -134,10 +134,10 @@ def test_batch_form_3_accepts_and_refuses_the_same_fields():
         return parse_line(json.dumps(obj), 1)
 
     assert line(repeat_penalty=1.3).params == {"repetition_penalty": 1.3}
-    assert line(logprobs=False, logit_bias={}).error is None
-    bad = line(logprobs=True)
+    assert line(logprobs=True, top_logprobs=2, logit_bias={"5": -100}).error is None
+    bad = line(prediction={"type": "content", "content": "x"})
     assert bad.error is not None and bad.error.code == "invalid_parameter"
-    assert "body.logprobs" in bad.error.message
+    assert "body.prediction" in bad.error.message
     assert line(repeat_penalty=1.3, repetition_penalty=1.2).error is not None
 
 
@@ -239,7 +239,7 @@ def test_a_prompt_too_long_is_400_by_its_type_not_by_its_words():
             raise e
 
         return SimpleNamespace(model=SimpleNamespace(backend=SimpleNamespace(prepare=prepare)),
-                               messages=USER, params=None, system=None)  # fmt: skip
+                               messages=USER, params=None, system=None, template_kwargs={})  # fmt: skip
 
     with pytest.raises(ApiError) as err:
         asyncio.run(_prepare(call_raising(too_long), "chatcmpl-1"))  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ class LocalHandle:
 
     def __iter__(self) -> Iterator[str]:
         for ev in self._handle:
-            if isinstance(ev, Delta):
+            if isinstance(ev, Delta) and ev.text:
                 yield ev.text
 
     def cancel(self) -> None:

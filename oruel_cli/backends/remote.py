@@ -68,6 +68,12 @@ def request_fields(
         kw["tools"] = params.tools
     if params.tool_choice is not None:
         kw["tool_choice"] = params.tool_choice
+    if params.logprobs:
+        kw["logprobs"] = True
+        if params.top_logprobs is not None:
+            kw["top_logprobs"] = params.top_logprobs
+    if params.logit_bias:
+        kw["logit_bias"] = dict(params.logit_bias)
     extra: dict[str, Any] = {
         "top_k": params.top_k if params.top_k is not None else 0,
         "min_p": params.min_p if params.min_p is not None else 0.0,
@@ -130,6 +136,7 @@ class StreamReply:
         self.usage: Any = None
         self.timings: Any = None
         self.chunks = 0  # chunks that carried text: the token count when no usage comes
+        self.logprobs: list[dict[str, Any]] = []  # what the server gave, chunk by chunk
 
     def add(self, chunk: Any) -> str:
         """Take one chunk; the text it adds."""
@@ -152,6 +159,7 @@ class StreamReply:
                     self._add_call(tc)
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
+            self.logprobs.extend(logprob_items(choice))
         if text or (self.calls and self.first is None):
             if self.first is None:
                 self.first = time.perf_counter()
@@ -206,7 +214,14 @@ class StreamReply:
             tool_calls=calls,
             error=error,
             cached_tokens=cached,
+            logprobs=self.logprobs or None,
         )
+
+
+def logprob_items(choice: Any) -> list[dict[str, Any]]:
+    """A choice's logprobs.content as plain dicts (none when the server gave none)."""
+    lps = getattr(choice, "logprobs", None)
+    return [item.model_dump() for item in (getattr(lps, "content", None) or [])]
 
 
 def usage_numbers(usage: Any, timings: Any = None, counted: int = 0) -> tuple[int, int, int]:
@@ -242,6 +257,7 @@ def completion_from_response(
         seconds=seconds,
         tool_calls=calls,
         cached_tokens=cached,
+        logprobs=(logprob_items(choice) or None) if choice is not None else None,
     )
     return finalize(comp, params)
 

@@ -73,9 +73,6 @@ PARAM_ALIASES = {
 # Fields that would change the reply in ways oruel cannot honour: refused, unless
 # the value asks for nothing (the values listed), then accepted and dropped.
 REFUSED_OPENAI_FIELDS: dict[str, tuple[tuple[Any, ...], str]] = {
-    "logprobs": ((None, False), "oruel does not return log-probabilities"),
-    "top_logprobs": ((None, 0), "oruel does not return log-probabilities"),
-    "logit_bias": ((None, {}), "oruel does not bias token logits"),
     "functions": ((None,), "the legacy functions field is not supported; use tools"),
     "function_call": ((None,), "the legacy function_call field is not supported; use tool_choice"),
     "modalities": ((None, ["text"]), "a local text model answers in text only"),

@@ -4,6 +4,7 @@ OpenAI's batch output for form 3).
 Forms 1 and 2 (``line.form == "simple"``), and a line that is not JSON::
 
     {"id", "output", "finish_reason", "usage", "params", "error"}   (+ "tool_calls")
+                                                          (+ "logprobs", when asked)
 
 Form 3 (``line.form == "openai"``), OpenAI's batch output::
 
@@ -57,6 +58,8 @@ def success_record(
     }
     if message.get("tool_calls"):
         record["tool_calls"] = message["tool_calls"]
+    if choice.get("logprobs") is not None:  # OpenAI's object: {"content": [...]}
+        record["logprobs"] = choice["logprobs"]
     return record
 
 

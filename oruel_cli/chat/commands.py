@@ -82,7 +82,7 @@ def find(name: str) -> Command:
 # numbers, and the option that carries each other parameter.
 _NUMERIC = (
     "temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
-    "frequency_penalty", "presence_penalty", "repetition_penalty",
+    "frequency_penalty", "presence_penalty", "repetition_penalty", "top_logprobs",
 )  # fmt: skip
 # Names /set takes besides the parameters: the flags --json and --json-schema.
 _EXTRA = ("json", "json_schema")
@@ -111,12 +111,14 @@ def parse_set(name: str, text: str) -> dict[str, Any]:
         except ValueError as e:
             raise UsageError(f"invalid stop {text!r}: {e} (allowed: {allowed('stop')})") from None
         opts = CommonOptions(stop=[_unescape(w) for w in words])
-    elif name in ("stream", "json"):
+    elif name == "logit_bias":  # ID=BIAS words, as --logit-bias takes each
+        opts = CommonOptions(logit_bias=text.split())
+    elif name in ("stream", "json", "logprobs"):
         word = text.lower()
         if word not in _TRUE + _FALSE:
             raise UsageError(f"invalid {name} {text!r} (allowed: true or false)")
-        if name == "stream":
-            return {"stream": word in _TRUE}
+        if name in ("stream", "logprobs"):
+            return {name: word in _TRUE}
         opts = (
             CommonOptions(json_mode=True)
             if word in _TRUE
@@ -212,6 +214,25 @@ def _unset(chat: Chat, arg: str) -> None:
     chat.say(params.line(name))
 
 
+def _logprobs(chat: Chat, arg: str) -> None:
+    """/logprobs N: each reply drawn with its tokens' probabilities and the N
+    best alternatives at the least certain positions; /logprobs off: no more."""
+    from ..common.options import CommonOptions
+
+    params = chat.session.params
+    word = arg.strip().lower()
+    if not word:
+        chat.say(f"{params.line('logprobs')}; {params.line('top_logprobs')}")
+        return
+    if word in _FALSE:
+        values: dict[str, Any] = {"logprobs": False, "top_logprobs": None}
+    else:
+        values = CommonOptions(logprobs=arg.strip()).flag_params()
+    params.set(values)
+    shown = "on: each reply is shown with its probabilities" if values["logprobs"] else "off"
+    chat.say(f"logprobs {shown}")
+
+
 def _params(chat: Chat, arg: str) -> None:
     chat.show_params()
 
@@ -298,6 +319,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("unset", "NAME", "drop what a flag, /load or /set gave it", _unset),
     Command("params", "", "every parameter and its source, then the runtime", _params),
+    Command(
+        "logprobs",
+        "N|off",
+        "show each reply's token probabilities, N best alternatives",
+        _logprobs,
+    ),  # fmt: skip
     Command("preset", "NAME", "use a preset (none: no preset); flags and /set still win", _preset),
     Command("system", "TEXT", "set the system prompt; '-' drops it; alone: show it", _system),
     Command("read", "FILE", "a text file's content goes with your next message", _read),

@@ -21,6 +21,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -508,7 +509,8 @@ class Chat:
         if w := json_warning(self.session.window(), params, self.session.params.resolved.system):
             self.warn(w)
         tools = params.tools_active
-        stream = not tools and (sys.stdout.isatty() or params.stream)
+        picture = params.logprobs  # /logprobs N: drawn once the reply is whole
+        stream = not tools and not picture and (sys.stdout.isatty() or params.stream)
         live = MarkdownStream() if stream else None
         status = self.err.status("generating…") if not stream and self.err.is_terminal else None
         if status is not None:
@@ -523,7 +525,12 @@ class Chat:
             if status is not None:
                 status.stop()
         comp = handle.result()
-        if not stream:
+        if picture:
+            from ..logprob_view import show
+
+            show(comp.logprobs, out_console() if rich_stdout() else None, comp.content)
+            self._print_whole(replace(comp, content=None))
+        elif not stream:
             self._print_whole(comp)
         for w in comp.warnings:
             self.warn(w)

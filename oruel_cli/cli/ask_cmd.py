@@ -43,7 +43,9 @@ def ask(
     from ..common.command import RemoteTarget, open_remote, show_params, stop_signals
     from ..config import load_config
     from ..logs.conversation import carry_on
+    from ..params.layering import make_layer
     from ..resolve import ParamResolver
+    from .tokens import check_ban_local, with_bans
 
     config = load_config()
     conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
@@ -57,6 +59,7 @@ def ask(
             "(leave --endpoint out)"
         )
     remote = None if show_prompt else open_remote(opts, config, resolved.params.tier, runtime_flags)
+    check_ban_local(opts, remote)
     text = read_prompt(prompt)
     if remote is None:
         from ..engine.loader import resolve_target
@@ -66,14 +69,16 @@ def ask(
         opts.apply_template(target)
     else:
         target = RemoteTarget(remote)
-    if opts.show_params:
+    if opts.show_params and not opts.ban:
         show_params(resolved.effective, target)
     if show_prompt:
         from .prompt_view import print_prompt
 
         messages = [*conv.messages, {"role": "user", "content": text}]
         return print_prompt(target, messages, resolved, opts.verbose, output_json)
+    picture = resolved.params.logprobs and not output_json  # drawn once the reply is whole
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
+    stream = stream and not picture
     with stop_signals() as stop:
         from ..common.command import generate_reply
 
@@ -85,12 +90,23 @@ def ask(
         with backend:
             if stop.requested:
                 raise Interrupted()
+            if opts.ban:  # the banned words' tokens, now that the vocabulary is known
+                resolver.flag_layer = make_layer(
+                    "flag", with_bans(opts.flag_params(), opts.ban, backend)
+                )
+                resolved = resolver.resolve()
+                if opts.show_params:
+                    show_params(resolved.effective, target)
             tools = resolved.params.tools_active
             messages = [*conv.messages, {"role": "user", "content": text}]
             comp = generate_reply(backend, messages, resolved, stream and not tools, stop)
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130
     if output_json and not cut and comp.error is None:
         print(json.dumps(comp.to_openai(), ensure_ascii=False, indent=2))
+    elif picture:
+        from ..common.command import print_logprobs
+
+        print_logprobs(comp)
     elif not output_json and (not stream or tools):
         from ..common.command import print_reply
 

@@ -27,6 +27,7 @@ def chat(
     from ..common.command import RemoteTarget, open_remote, show_params, stop_signals, warn
     from ..config import data_dir, load_config
     from ..logs.conversation import carry_on
+    from .tokens import check_ban_local, with_bans
 
     config = load_config()
     conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
@@ -37,6 +38,7 @@ def chat(
     )  # fmt: skip
     runtime_flags = opts.runtime_flags()
     remote = open_remote(opts, config, params.params.tier, runtime_flags)
+    check_ban_local(opts, remote)
     if remote is None:
         from ..engine.loader import resolve_target
 
@@ -60,6 +62,12 @@ def chat(
     with backend:
         if stop.requested:
             raise Interrupted()
+        if opts.ban:  # the banned words' tokens, now that the vocabulary is known
+            params = ChatParams(
+                config, opts.preset, with_bans(opts.flag_params(), opts.ban, backend),
+                system or conv.system, carried=conv.layer(preset_given=opts.preset is not None),
+                system_source="--system" if system else f"conversation {conv.id}",
+            )  # fmt: skip
         from ..logs.writer import ReplyLog
 
         log = ReplyLog.for_command("chat", config, opts.no_log, conv.id)

@@ -58,7 +58,8 @@ def flag_value(name: str, text: str) -> Any:
         return text.lower() == "true"
     if name not in PARAM_NAMES:
         raise UsageError(unknown_name_message(name))
-    given: Any = [text] if name == "stop" else Path(text) if name == "tools" else text
+    lists = ("stop", "logit_bias")  # flags given once a value
+    given: Any = [text] if name in lists else Path(text) if name == "tools" else text
     parsed = CommonOptions(**{name: given}).flag_params()
     validate_params(parsed)  # what the flag layer checks: the same message
     return parsed[name]

@@ -53,6 +53,7 @@ def run(
     from ..common.command import open_remote, show_params, stop_signals, warn
     from ..config import load_config
     from ..resolve import ParamResolver
+    from .tokens import check_ban_local, with_bans
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params())
@@ -60,6 +61,7 @@ def run(
     runtime_flags = opts.runtime_flags()
     n_slots = _parallel(parallel)
     remote = open_remote(opts, config, job_params.params.tier, runtime_flags)
+    check_ban_local(opts, remote)
     if not input.is_file():
         raise UsageError(f"input file not found: {input}")
     out_path = None if output == "-" else Path(output) if output else default_output(input)
@@ -82,6 +84,16 @@ def run(
     if stop.requested:
         backend.close()
         raise Interrupted()
+    if opts.ban:  # the banned words' tokens, now that the vocabulary is known
+        from ..params.layering import make_layer
+
+        try:
+            resolver.flag_layer = make_layer(
+                "flag", with_bans(opts.flag_params(), opts.ban, backend)
+            )
+        except UsageError:
+            backend.close()
+            raise
 
     from ..batch.job import BatchJob
     from ..batch.sink import JobSink

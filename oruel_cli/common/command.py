@@ -172,10 +172,25 @@ def print_reply(comp: Completion) -> None:
             out_console().print(markdown(comp.content))
         else:
             print(comp.content)
+    print_calls(comp)
+
+
+def print_calls(comp: Completion) -> None:
+    """A reply's tool calls, one JSON object a line."""
     for call in comp.tool_calls:
         fn = call["function"]
         args = json.loads(fn["arguments"])
         print(json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False))
+
+
+def print_logprobs(comp: Completion) -> None:
+    """--logprobs: the reply shaded by probability with the table of the least
+    certain tokens (a terminal), or the reply then the table as text; then any
+    tool calls as JSON."""
+    from ..logprob_view import show
+
+    show(comp.logprobs, out_console() if rich_stdout() else None, comp.content)
+    print_calls(comp)
 
 
 def print_stats(comp: Completion) -> None:

@@ -38,7 +38,7 @@ def presets(incomplete: str) -> list[tuple[str, str]]:
 
 
 def params(incomplete: str) -> list[tuple[str, str]]:
-    """The fifteen parameter names, each with its one-line meaning."""
+    """The parameter names, each with its one-line meaning."""
     try:
         from ..params.model import GenerationParams
 

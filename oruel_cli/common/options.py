@@ -18,6 +18,7 @@ import typer
 
 from ..config import REPACK_CHOICES
 from ..errors import UsageError
+from ..params.model import BIAS_LIMIT, MAX_TOP_LOGPROBS
 from ..params.validate import allowed, param_type
 from . import complete
 
@@ -258,6 +259,34 @@ class CommonOptions:
             rich_help_panel=P,
         ),
     ] = None  # noqa: E501
+    # -- logprobs and logit_bias (OpenAI's fields; see token_flags) --
+    logprobs: Annotated[
+        str | None,
+        typer.Option(
+            "--logprobs",
+            metavar="N",
+            help="Show each token's probability and the N (0..20) best alternatives.",
+            rich_help_panel=P,
+        ),
+    ] = None  # noqa: E501
+    logit_bias: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--logit-bias",
+            metavar="ID=BIAS",
+            help="Add BIAS (-100..100; -100 bans) to token ID's logit (repeatable).",
+            rich_help_panel=P,
+        ),
+    ] = None  # noqa: E501
+    ban: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ban",
+            metavar=TEXT,
+            help="Never draw the tokens that spell TEXT (repeatable).",
+            rich_help_panel=P,
+        ),
+    ] = None  # noqa: E501
     ctx: Ctx = None
     threads: Threads = None
     gpu_layers: GpuLayers = None
@@ -346,6 +375,23 @@ class CommonOptions:
             )  # fmt: skip
         if self.tier is not None:
             out["tier"] = self.tier
+        out.update(self.token_flags())
+        return out
+
+    def token_flags(self) -> dict[str, Any]:
+        """--logprobs N (logprobs true, top_logprobs N) and --logit-bias ID=BIAS.
+        --ban needs the model's vocabulary: the command applies it once loaded."""
+        out: dict[str, Any] = {}
+        if self.logprobs is not None:
+            n = self.logprobs.strip()
+            if not (n.isascii() and n.isdigit() and int(n) <= MAX_TOP_LOGPROBS):
+                raise UsageError(
+                    f"invalid --logprobs {self.logprobs!r} "
+                    f"(allowed: an integer from 0 to {MAX_TOP_LOGPROBS})"
+                )
+            out["logprobs"], out["top_logprobs"] = True, int(n)
+        if self.logit_bias:
+            out["logit_bias"] = {k: v for k, v in map(parse_bias, self.logit_bias)}
         return out
 
     def runtime_flags(self) -> dict[str, Any]:
@@ -369,6 +415,23 @@ class CommonOptions:
                 raise UsageError(f"invalid --repack {self.repack!r} (allowed: auto, on or off)")
             out["repack"] = self.repack
         return out
+
+
+def parse_bias(text: str) -> tuple[str, int | float]:
+    """'1234=-100' -> ('1234', -100); a bad one names the flag and what it takes."""
+    token, sep, bias = text.partition("=")
+    value: int | float | None = None
+    if sep and token.strip().isascii() and token.strip().isdigit():
+        try:
+            value = int(bias) if bias.strip().lstrip("+-").isdigit() else float(bias)
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value) or not -BIAS_LIMIT <= value <= BIAS_LIMIT:
+        raise UsageError(
+            f"invalid --logit-bias {text!r} (allowed: ID=BIAS, a token id and a number "
+            f"from -{BIAS_LIMIT} to {BIAS_LIMIT}, such as 1234=-100)"
+        )
+    return str(int(token)), value
 
 
 def parse_number(name: str, text: str) -> int | float:

@@ -8,7 +8,10 @@ is not given:
 - penalty (the three penalties): how the logits of tokens already generated
   move after a short greedy prefix, with the formula's numbers;
 - seed, max_tokens, stop, response_format: short generations side by side;
-- none (stream, tools, tool_choice, tier): they act on the prompt, the reply
+- distribution also for logit_bias (the raw distribution, then with the bias;
+  without --values: a ban and a nudge of the prompt's most likely token, and a
+  push of its third);
+- none (stream, tools, tool_choice, tier, logprobs, top_logprobs): they act on the prompt, the reply
   as a whole or the routing, not on one step's distribution; the demo says
   so and gives the command that shows their effect instead.
 """
@@ -34,6 +37,9 @@ KINDS: dict[str, str] = {
     "tools": "none",
     "tool_choice": "none",
     "tier": "none",
+    "logprobs": "none",
+    "top_logprobs": "none",
+    "logit_bias": "distribution",
 }
 
 DEFAULT_VALUES: dict[str, list[Any]] = {
@@ -75,6 +81,15 @@ _WHY: dict[str, str] = {
         "call, by switching a grammar over the whole reply on or off (or on once "
         "the model opens a call): compare whole replies, not one step."
     ),
+    "logprobs": (
+        "logprobs report the model's distribution at every token of a reply; they do "
+        "not change it. ask --logprobs N shows them: each token shaded by its "
+        "probability, then the N best tokens at the least certain positions."
+    ),
+    "top_logprobs": (
+        "top_logprobs lists the N most likely tokens at each position of a reply; "
+        "it changes nothing that is drawn. ask --logprobs N shows them."
+    ),
     "tier": (
         "tier picks a routing profile from your config (a model, runtime "
         "settings, parameters): its effect is whatever that profile sets. "
@@ -96,6 +111,8 @@ def no_demo(name: str, prompt: str, values: list[Any] | None) -> tuple[str, list
         "tool_choice": [
             f"oruel ask --tools tools.json --sweep tool_choice={given or 'auto,none,required'} {q}"
         ],
+        "logprobs": [f"oruel ask --logprobs 0 {q}", f"oruel ask --logprobs 5 --output-json {q}"],
+        "top_logprobs": [f"oruel ask --logprobs 5 {q}"],
         "tier": [
             f"oruel ask --show-params --tier turbo {q}",
             f"oruel ask --sweep tier={given or 'standard,turbo'} {q}",

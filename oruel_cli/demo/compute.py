@@ -22,7 +22,7 @@ from ..engine.sampling import apply_stages, chain_stages
 from ..params.model import GenerationParams
 
 # The stages in chain order; the demo of one applies those before it, then it.
-ORDER = ("penalties", "temperature", "top_k", "top_p", "min_p")
+ORDER = ("logit_bias", "penalties", "temperature", "top_k", "top_p", "min_p")
 CUT_TEMPERATURE = 1.0  # a cut is shown after this temperature when the effective one is 0
 
 
@@ -83,6 +83,8 @@ def stage_label(name: str, params: GenerationParams) -> str:
         return penalty_text(params)
     if name == "greedy":
         return "temperature 0 (greedy)"
+    if name == "logit_bias":
+        return "logit_bias " + " ".join(f"{k}={v:g}" for k, v in params.logit_bias.items())
     return f"{name} {_num(getattr(params, name))}"
 
 
@@ -101,6 +103,7 @@ def distribution(
     params: GenerationParams,
     text: Callable[[int], str],
     rows: int = 12,
+    also: tuple[int, ...] = (),
 ) -> Picture:
     """The picture of `name` (temperature, top_k, top_p, min_p) at `params`:
     the stages before it applied to the logits, then it."""
@@ -119,6 +122,7 @@ def distribution(
     else:
         p_after = softmax(after.candidates)
     top = sorted(p_before, key=lambda i: (-p_before[i], i))[:rows]
+    top += [i for i in also if i not in top and i in p_before]  # e.g. the tokens biased
     return Picture(
         value=getattr(params, name),
         stage=own[0][0] if own else None,

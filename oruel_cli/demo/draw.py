@@ -36,7 +36,10 @@ _WHAT = {
     "presence_penalty": "logit − value for every token already in the output",
     "repetition_penalty": "for tokens already in the output: a positive logit / value, a "
     "negative one × value",
+    "logit_bias": "logit + bias for each token named (by id); -100 bans it (never drawn); "
+    "applied first, before the penalties and temperature",
 }
+_UNCUT = ("temperature", "logit_bias")  # pictures of the raw distribution: no cut note
 
 
 def visible(text: str, width: int = TOKEN_WIDTH) -> str:
@@ -66,6 +69,8 @@ def _value_text(name: str, value: Any) -> str:
         return "off"
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, dict) and name == "logit_bias":
+        return " ".join(f"{k}={v:g}" for k, v in value.items())
     return str(value)
 
 
@@ -127,7 +132,7 @@ def _cut_table(value_header: str, reply_header: str, justify: JustifyMethod = "l
 def distribution(result: dict[str, Any], console: Console) -> None:
     name = result["parameter"]
     pics = result["pictures"]
-    notes = [f"{name}: {_WHAT[name]}"] + ([_cut_note(result)] if name != "temperature" else [])
+    notes = [f"{name}: {_WHAT[name]}"] + ([_cut_note(result)] if name not in _UNCUT else [])
     _head(console, result, "the next token's distribution", *notes)
     token_w = max(5, *(len(visible(r["text"])) for r in pics[0]["rows"]))
     # one column for the distribution the stage receives, then one a value

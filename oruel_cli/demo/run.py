@@ -36,8 +36,13 @@ def run_demo(
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params())
     base = resolver.resolve()
-    values = list(DEFAULT_VALUES[name] if values is None else values)
-    variants = [resolver.resolve(line={name: v}).params for v in values]
+    # logit_bias names tokens of the model: without --values, its defaults are
+    # picked from the prompt's own distribution once the model is loaded.
+    if values is None and name == "logit_bias":
+        variants = None
+    else:
+        values = list(DEFAULT_VALUES[name] if values is None else values)
+        variants = [resolver.resolve(line={name: v}).params for v in values]
     runtime_flags = opts.runtime_flags()
     check_no_endpoint(opts, "--demo")
 
@@ -53,6 +58,10 @@ def run_demo(
             if stop.requested:
                 raise Interrupted()
             demo = _Demo(backend, prompt, base.system, base.effective.sources, stop)
+            if variants is None:
+                variants = [
+                    resolver.resolve(line={name: v}).params for v in demo.biases(base.params)
+                ]
             result = demo.run(name, kind, base.params, variants)
     result.update({"parameter": name, "prompt": prompt, "model": backend.model_name})
     if output_json:
@@ -103,6 +112,13 @@ class _Demo:
         getattr(self, f"_{kind}")(out, name, base, variants)
         return out
 
+    def biases(self, base: GenerationParams) -> list[dict[str, int]]:
+        """logit_bias's default values: ban and lower the most likely next token,
+        push the third."""
+        logits = self.logits(self.request(base.model_copy(update={"max_tokens": 1})).tokens)
+        first, _, third = sorted(range(len(logits)), key=lambda i: -logits[i])[:3]
+        return [{str(first): -100}, {str(first): -2}, {str(third): 3}]
+
     def _distribution(
         self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
     ) -> None:
@@ -110,14 +126,17 @@ class _Demo:
 
         req = self.request(base.model_copy(update={"max_tokens": 1}))
         logits = self.logits(req.tokens)
-        if name != "temperature":
+        also: tuple[int, ...] = ()
+        if name == "logit_bias":  # the raw distribution, then the bias: no cut
+            also = tuple(int(k) for v in variants for k in v.logit_bias or {})
+        elif name != "temperature":
             variants = [cut_params(v) for v in variants]
             out["cut_after_temperature"] = variants[0].temperature
             source = self.sources.get("temperature", "default")
             out["temperature"] = {"value": base.temperature, "source": source}
         out["prompt_tokens"] = len(req.tokens)
         out["pictures"] = [
-            distribution(logits, name, v, self.text, ROWS).to_json() for v in variants
+            distribution(logits, name, v, self.text, ROWS, also).to_json() for v in variants
         ]
 
     def _penalty(

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..api.ids import completion_id
 from ..params.model import GenerationParams
-from ..params.validate import check_tool_choice
+from ..params.validate import check_bias_ids, check_tool_choice
 from .engine import Finish, Request
 from .grammars import json_object_grammar, json_schema_grammar, tool_call_grammar
 from .llama import LoadedModel
@@ -59,6 +59,7 @@ class Prompter:
         user: object = None,
         template_kwargs: dict[str, Any] | None = None,
     ) -> Request:
+        check_bias_ids(params, self.model.n_vocab)
         prompt = self.prompt(messages, params, system, template_kwargs)
         grammar = grammar_for(params)
         if grammar is not None:
@@ -114,6 +115,7 @@ def complete(finish: Finish, model_name: str) -> Completion:
         first_token_seconds=finish.first_token_seconds,
         error=finish.error,
         cached_tokens=finish.cached_tokens,
+        logprobs=finish.logprobs,
     )
     if finish.error is not None:
         return comp

@@ -26,6 +26,7 @@ from ..errors import ContextTooLong, RuntimeFailure
 from ..params.model import GenerationParams
 from .bindings import lc
 from .llama import LoadedModel
+from .logprobs import Entry, Row, Tracker, entry, row_from_pointer
 from .sampling import Grammar, build_chain
 from .text import Detokenizer, StopMatcher
 
@@ -47,6 +48,7 @@ class Request:
 class Delta:
     request: Request
     text: str
+    logprobs: list[Entry] | None = None  # the tokens this text releases, when asked
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Finish:
     first_token_seconds: float | None  # admission to the first token (prompt processing)
     error: str | None = None  # why, when finish_reason is "error"
     admitted_at: float = 0.0  # time.perf_counter() at admission
+    logprobs: list[Entry] | None = None  # every token's entry, when the request asked
 
 
 Event = Delta | Finish
@@ -95,6 +98,7 @@ class _Slot:
     chain: object = None
     detok: Detokenizer | None = None
     stops: StopMatcher | None = None
+    lp: Tracker | None = None  # set when the request asks for logprobs
     text: list[str] = field(default_factory=list)
     generated: list[int] = field(default_factory=list)
     n_gen: int = 0
@@ -236,9 +240,19 @@ class Engine:
             return events
         for run in runs:
             if run.sample_at is not None:
-                token = lc.llama_sampler_sample(run.slot.chain, self.ctx, run.sample_at)
-                self._on_token(run.slot, token, events)
+                self._sample(run.slot, run.sample_at, events)
         return events
+
+    def _sample(self, slot: _Slot, idx: int, events: list[Event]) -> None:
+        """Draw the slot's next token from batch row `idx`; read its raw
+        distribution first when the request asks for logprobs."""
+        row = None
+        if slot.lp is not None:
+            params = slot.req.params  # type: ignore[union-attr]
+            ptr = lc.llama_get_logits_ith(self.ctx, idx)
+            row = row_from_pointer(ptr, self.model.n_vocab, params.top_logprobs or 0)
+        token = lc.llama_sampler_sample(slot.chain, self.ctx, idx)
+        self._on_token(slot, token, events, row)
 
     def _decode(self) -> int:
         return lc.llama_decode(self.ctx, self.batch)
@@ -259,10 +273,7 @@ class Engine:
                 rc = self._decode()
                 if rc == 0:
                     if run.sample_at is not None:
-                        token = lc.llama_sampler_sample(
-                            run.slot.chain, self.ctx, len(run.tokens) - 1
-                        )
-                        self._on_token(run.slot, token, events)
+                        self._sample(run.slot, len(run.tokens) - 1, events)
                     continue
                 self._rewind(run)
             why = f"llama_decode failed (code {rc}{_DECODE_CODES.get(rc, '')})"
@@ -338,6 +349,7 @@ class Engine:
         )
         slot.detok = Detokenizer()
         slot.stops = StopMatcher(req.params.stops())
+        slot.lp = Tracker() if req.params.logprobs else None
         slot.text = []
         slot.generated = []
         slot.n_gen = 0
@@ -345,7 +357,9 @@ class Engine:
         slot.t_start = time.perf_counter()
         slot.t_first = None
 
-    def _on_token(self, slot: _Slot, token: int, events: list[Event]) -> None:
+    def _on_token(
+        self, slot: _Slot, token: int, events: list[Event], row: Row | None = None
+    ) -> None:
         req = slot.req
         assert req is not None and slot.detok is not None and slot.stops is not None
         slot.n_gen += 1
@@ -356,10 +370,9 @@ class Engine:
         if self.model.is_eog(token) and not req.ignore_eog:
             self._finish(slot, "stop", events)
             return
-        shown = slot.stops.feed(slot.detok.feed(self.model.piece(token)))
-        if shown:
-            slot.text.append(shown)
-            events.append(Delta(req, shown))
+        if slot.lp is not None and row is not None:
+            slot.lp.add(entry(token, row, self.model.piece))
+        self._show(slot, slot.stops.feed(slot.detok.feed(self.model.piece(token))), events)
         if slot.stops.stopped is not None:
             self._finish(slot, "stop", events)
         elif req.params.max_tokens is not None and slot.n_gen >= req.params.max_tokens:
@@ -375,10 +388,7 @@ class Engine:
         req = slot.req
         assert req is not None and slot.detok is not None and slot.stops is not None
         if slot.stops.stopped is None and error is None:
-            tail = slot.stops.feed(slot.detok.flush()) + slot.stops.flush()
-            if tail:
-                slot.text.append(tail)
-                events.append(Delta(req, tail))
+            self._show(slot, slot.stops.feed(slot.detok.flush()) + slot.stops.flush(), events)
         now = time.perf_counter()
         events.append(
             Finish(
@@ -393,14 +403,23 @@ class Engine:
                 first_token_seconds=(slot.t_first - slot.t_start) if slot.t_first else None,
                 error=error,
                 admitted_at=slot.t_start,
+                logprobs=slot.lp.released if slot.lp is not None else None,
             )
         )
         self._free_chain(slot)
+        slot.lp = None
         self._finished += 1
         slot.last_used = self._finished
         slot.req = None
         slot.pending = []
         slot.next_token = None
+
+    def _show(self, slot: _Slot, text: str, events: list[Event]) -> None:
+        """Text that is safe to show: one Delta, with the logprob entries it releases."""
+        lps = slot.lp.show(text) if slot.lp is not None else None
+        if text or lps:
+            slot.text.append(text)
+            events.append(Delta(slot.req, text, lps))  # type: ignore[arg-type]
 
     def _drop_cancelled(self, events: list[Event]) -> None:
         if not self._cancelled:

@@ -37,6 +37,7 @@ class Completion:
     schema_error: str | None = None  # a json_schema violation (an error in a batch)
     error: str | None = None  # finish_reason "error": the generation failed inside llama.cpp
     cached_tokens: int = 0  # prompt tokens whose KV was reused
+    logprobs: list[dict[str, Any]] | None = None  # OpenAI's logprobs.content, when asked
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -59,6 +60,12 @@ class Completion:
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         }
 
+    def logprobs_object(self) -> dict[str, Any] | None:
+        """OpenAI's choices[].logprobs: null unless the request asked."""
+        if self.logprobs is None:
+            return None
+        return {"content": self.logprobs, "refusal": None}
+
     def to_openai(self) -> dict[str, Any]:
         """OpenAI's chat.completion object."""
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
@@ -74,7 +81,7 @@ class Completion:
                     "index": 0,
                     "message": message,
                     "finish_reason": self.finish_reason,
-                    "logprobs": None,
+                    "logprobs": self.logprobs_object(),
                 }
             ],  # fmt: skip
             "usage": self.usage(),

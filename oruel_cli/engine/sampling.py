@@ -1,14 +1,17 @@
 """GenerationParams -> a native llama.cpp sampler chain, in this fixed order:
 
-    grammar -> penalties -> temperature -> top_k -> top_p -> min_p -> seeded draw
+    grammar -> logit_bias -> penalties -> temperature -> top_k -> top_p -> min_p -> seeded draw
 
 Every stage that is not set is left out, so no library default (top_k 40,
 min_p 0.05) can leak in. Temperature 0 is the greedy sampler, whatever the seed.
+The bias comes before the penalties, as in llama.cpp's own servers, and after
+the grammar (which must stay first: see build_chain).
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 from dataclasses import dataclass
 
@@ -59,6 +62,8 @@ def chain_stages(
     generation runs, and what the --demo applies one at a time to known logits.
     Temperature 0 ends the list with the greedy sampler (no draw follows)."""
     stages: list[tuple[str, lc.llama_sampler_p]] = []
+    if params.logit_bias:
+        stages.append(("logit_bias", _bias_sampler(params.logit_bias, n_vocab)))
     freq, pres, rep = params.frequency_penalty, params.presence_penalty, params.repetition_penalty
     if freq != 0 or pres != 0 or rep != 1:
         # Only generated tokens are ever accepted into the chain, so the window
@@ -76,6 +81,20 @@ def chain_stages(
     if params.min_p:
         stages.append(("min_p", lc.llama_sampler_init_min_p(params.min_p, 1)))
     return stages
+
+
+def bias_value(bias: float) -> float:
+    """What is added to a logit: -100 (OpenAI's "ban") is minus infinity, so the
+    token is never drawn, whatever the temperature."""
+    return -math.inf if bias <= -100 else float(bias)
+
+
+def _bias_sampler(bias: dict[str, int | float], n_vocab: int) -> lc.llama_sampler_p:
+    items = [(int(k), v) for k, v in bias.items() if int(k) < n_vocab]
+    arr = (lc.llama_logit_bias * len(items))()
+    for i, (token, value) in enumerate(items):
+        arr[i].token, arr[i].bias = token, bias_value(value)
+    return lc.llama_sampler_init_logit_bias(n_vocab, len(items), arr)
 
 
 def _grammar_sampler(

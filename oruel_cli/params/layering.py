@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import PARAM_NAMES, GenerationParams
-from .validate import check_tool_choice, show_value, validate_params
+from .validate import check_logprobs, check_tool_choice, show_value, validate_params
 
 SOURCES = ("default", "config", "preset", "conversation", "flag", "line")
 
@@ -67,4 +67,5 @@ def merge(layers: list[Layer]) -> Effective:
             sources[name] = layer.tag
     params = validate_params(merged)
     check_tool_choice(params)
+    check_logprobs(params)
     return Effective(params, sources)

@@ -1,9 +1,11 @@
-"""GenerationParams: the fifteen parameters of the reference page, their types,
-ranges and defaults, in one place. Everything else (flags, presets, batch lines,
+"""GenerationParams: the fifteen parameters of the reference page, then OpenAI's
+logprobs, top_logprobs and logit_bias, with their types, ranges and defaults,
+in one place. Everything else (flags, presets, batch lines,
 the catalogue, validation messages) reads its metadata from here."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -13,6 +15,8 @@ SEED_MAX = 2**64 - 1
 MAX_STOPS = 4
 MAX_STOP_CHARS = 256
 MAX_TOOLS = 128
+MAX_TOP_LOGPROBS = 20
+BIAS_LIMIT = 100  # |bias| at most; -100 bans the token (it is never drawn)
 # A field's default as `params list` and `params explain` show it, where the
 # reference words it otherwise than the value (max_tokens is "model-dependent").
 SHOWN_DEFAULT = "shown_default"
@@ -77,6 +81,18 @@ class GenerationParams(BaseModel):
     )
     tier: Literal["standard", "turbo"] = Field(
         "standard", description="Routing profile from the config: model, runtime, params."
+    )
+    logprobs: bool = Field(
+        False, description="Return each token's log-probability (the raw distribution)."
+    )
+    top_logprobs: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_TOP_LOGPROBS,
+        description="With logprobs: the N most likely tokens at each position too.",
+    )
+    logit_bias: dict[str, int | float] | None = Field(
+        None, description="{token id: -100..100} added to the logits; -100 bans a token."
     )
 
     @field_validator("stop")
@@ -153,6 +169,27 @@ class GenerationParams(BaseModel):
             ):
                 return v
         raise ValueError('auto, none, required or {"type": "function", "function": {"name": ...}}')
+
+    @field_validator("logit_bias", mode="before")
+    @classmethod
+    def _logit_bias(cls, v: Any) -> Any:
+        """Keys are token ids: JSON writes them as strings, YAML may as integers;
+        both become the string form OpenAI uses. Whether an id is in the
+        vocabulary is checked once the model is known."""
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, Any] = {}
+        for key, bias in v.items():
+            if type(key) is int and key >= 0:
+                key = str(key)
+            if not isinstance(key, str) or not key.isascii() or not key.isdigit():
+                raise ValueError(f"the key {key!r} is not a token id (an integer >= 0)")
+            if type(bias) not in (int, float) or not -BIAS_LIMIT <= bias <= BIAS_LIMIT:
+                raise ValueError(
+                    f"the bias {json.dumps(bias)} of token {key} is not a number from -100 to 100"
+                )
+            out[str(int(key))] = bias
+        return out
 
     def stops(self) -> list[str]:
         """The stop strings as a list (empty when none)."""

@@ -30,6 +30,8 @@ _SPECIAL_ALLOWED = {
     "tools": f"a list of up to {MAX_TOOLS} OpenAI function definitions",
     "tool_choice": 'auto, none, required, or {"type": "function", "function": {"name": ...}}',
     "tier": "standard or turbo",
+    "logprobs": "true or false",
+    "logit_bias": 'an object of token ids to numbers from -100 to 100, such as {"1234": -100}',
 }
 
 
@@ -68,9 +70,12 @@ def allowed(name: str) -> str:
 def range_text(name: str) -> str:
     """The compact range ('0..2') for tables, or '' where there is none."""
     if name in _SPECIAL_ALLOWED:
-        return {"stop": f"≤{MAX_STOPS} × ≤{MAX_STOP_CHARS} chars", "tools": f"≤{MAX_TOOLS}"}.get(
-            name, ""
-        )
+        special = {
+            "stop": f"≤{MAX_STOPS} × ≤{MAX_STOP_CHARS} chars",
+            "tools": f"≤{MAX_TOOLS}",
+            "logit_bias": "-100..100 a token",
+        }
+        return special.get(name, "")
     lo, hi = _bounds(GenerationParams.model_fields[name])
     return f"{_fmt(lo)}..{_fmt(hi)}"
 
@@ -146,6 +151,36 @@ def check_tool_choice(params: GenerationParams, where: str = "") -> None:
     if name is not None and name not in known:
         raise UsageError(
             f"{where}invalid tool_choice {name!r}: no such tool (allowed: {', '.join(known)})"
+        )
+
+
+class ParamError(UsageError):
+    """A usage error about one parameter, found once the model is known (a token
+    id outside its vocabulary): `param` names it, for a server's error object."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def check_bias_ids(params: GenerationParams, n_vocab: int) -> None:
+    """Every token id of logit_bias must be in the model's vocabulary."""
+    bad = [k for k in params.logit_bias or {} if int(k) >= n_vocab]
+    if bad:
+        raise ParamError(
+            f"invalid logit_bias: token id {bad[0]} is not in this model's vocabulary "
+            f"(allowed: token ids 0 to {n_vocab - 1})",
+            "logit_bias",
+        )
+
+
+def check_logprobs(params: GenerationParams, where: str = "") -> None:
+    """top_logprobs needs logprobs, as OpenAI says (a whole-request check: the
+    two may come from different layers)."""
+    if params.top_logprobs and not params.logprobs:
+        raise UsageError(
+            f"{where}invalid top_logprobs {params.top_logprobs}: it needs logprobs true "
+            "(allowed: set logprobs too; on the command line --logprobs N sets both)"
         )
 
 

@@ -116,10 +116,12 @@ async def _prepare(call: ChatCall, request_id: str) -> Any:
             backend.prepare, call.messages, call.params, call.system, request_id=request_id,
             template_kwargs=call.template_kwargs,
         )  # fmt: skip
-    except UsageError as e:
-        raise ApiError(400, str(e), code="invalid_request") from None
     except ContextTooLong as e:
         raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from None
+    except UsageError as e:  # a logit_bias id outside the vocabulary names its field
+        param = getattr(e, "param", None)
+        code = "invalid_parameter" if param else "invalid_request"
+        raise ApiError(400, str(e), param=param, code=code) from None
     except OruelError as e:
         raise ApiError(500, str(e), code="server_error") from None
 
@@ -264,8 +266,8 @@ class Run:
             while True:
                 ev = await self.queue.get()
                 if isinstance(ev, Delta):
-                    if not whole and ev.text:
-                        yield writer.text(ev.text)
+                    if not whole and (ev.text or ev.logprobs):
+                        yield writer.text(ev.text, ev.logprobs)
                     continue
                 failure = self.failure(ev)
                 if failure is not None:

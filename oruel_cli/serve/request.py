@@ -154,7 +154,7 @@ def _resolve(resolver: ParamResolver, body: ChatBody) -> Resolved:
         return resolver.resolve(body.params, body.preset, body.system)
     except UsageError as e:
         # Each value passed alone: what is left is a check across fields.
-        param = "tool_choice" if "tool_choice" in str(e) else None
+        param = next((p for p in ("tool_choice", "top_logprobs") if p in str(e)), None)
         raise ApiError(400, str(e), param=param, code="invalid_parameter") from None
 
 

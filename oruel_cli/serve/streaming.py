@@ -4,7 +4,9 @@ As OpenAI streams: every chunk carries the same id, `created` and `model`; the
 first delta carries the role (and empty content); then the text as it comes;
 then a chunk with an empty delta and the `finish_reason`; then, only when
 `stream_options.include_usage` asks, a chunk with `choices: []` and the usage
-(the chunks before it carry `"usage": null`); then `data: [DONE]`.
+(the chunks before it carry `"usage": null`); then `data: [DONE]`. With
+logprobs asked, each text chunk carries the entries of the tokens its text
+shows, so the chunks' entries joined are the whole reply's.
 
 A reply that may hold tool calls is sent whole at its end (its text and its
 `tool_calls` as one delta each), since a call is only known once parsed. A
@@ -36,14 +38,20 @@ class ChunkWriter:
         self.created = created
         self.include_usage = include_usage
 
-    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def chunk(
+        self,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: list[dict[str, Any]] | None = None,
+    ) -> bytes:
+        lps = {"content": logprobs, "refusal": None} if logprobs else None
         data: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+                {"index": 0, "delta": delta, "logprobs": lps, "finish_reason": finish_reason}
             ],
         }
         if self.include_usage:
@@ -53,14 +61,15 @@ class ChunkWriter:
     def role(self) -> bytes:
         return self.chunk({"role": "assistant", "content": ""})
 
-    def text(self, text: str) -> bytes:
-        return self.chunk({"content": text})
+    def text(self, text: str, logprobs: list[dict[str, Any]] | None = None) -> bytes:
+        """A piece of the reply, with the logprobs of the tokens it shows (if asked)."""
+        return self.chunk({"content": text}, logprobs=logprobs)
 
     def whole(self, comp: Completion) -> list[bytes]:
         """A buffered reply (tools): its text, then its calls, one delta each."""
         out = []
-        if comp.content:
-            out.append(self.text(comp.content))
+        if comp.content or comp.logprobs:
+            out.append(self.text(comp.content or "", comp.logprobs))
         if comp.tool_calls:
             calls = [dict(call, index=i) for i, call in enumerate(comp.tool_calls)]
             out.append(self.chunk({"tool_calls": calls}))
