@@ -302,3 +302,23 @@ def test_a_context_sized_to_the_request_gives_the_same_reply():
     full = oruel("ask", "--ctx", "8192", *args)
     assert sized.returncode == full.returncode == 0
     assert sized.stdout == full.stdout and sized.stdout.strip()
+
+
+def test_local_runs_one_command_on_the_local_model_despite_the_configs_endpoints(tmp_path):
+    """With `endpoints:` in the config (here a dead one), --local runs on the
+    local model; without it the command goes to the endpoint."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"endpoints:\n  - url: http://127.0.0.1:{dead}/v1\n")
+    env = {"ORUEL_CONFIG": str(config)}
+    remote = oruel("ask", *GREEDY, "Name a fruit.", env=env)
+    assert remote.returncode == 1 and f"127.0.0.1:{dead}" in remote.stderr
+    local = oruel("ask", "--local", *GREEDY, "Name a fruit.", env=env)
+    assert local.returncode == 0, local.stderr
+    assert local.stdout == oruel("ask", *GREEDY, "Name a fruit.").stdout
+    both = oruel("ask", "--local", "--endpoint", f"http://127.0.0.1:{dead}", "hi", env=env)
+    assert both.returncode == 2 and "--local" in both.stderr and "--endpoint" in both.stderr

@@ -314,6 +314,7 @@ def test_a_piped_script_is_a_conversation(tmp_path: Path) -> None:
             "Hi there.",
             "/set top_k 3",
             "/nosuch",
+            "/set temperature abc",
             '"""',
             "Two lines",
             "in one message.",
@@ -326,7 +327,14 @@ def test_a_piped_script_is_a_conversation(tmp_path: Path) -> None:
         [sys.executable, "-m", "oruel_cli", "chat", *FAST, "--show-params"],
         input=script + "\n", capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
-    assert res.returncode == 0, res.stderr
+    # the script goes on past its bad lines, then says which they were: exit 2
+    assert res.returncode == 2, res.stderr
+    assert "error: line 3: unknown command /nosuch" in res.stderr
+    assert "error: line 4: invalid temperature 'abc'" in res.stderr
+    assert res.stderr.rstrip().splitlines()[-1] == (
+        "oruel: error: 2 lines of the script refused: line 3 (/nosuch), "
+        "line 4 (/set temperature abc)"
+    )
     assert res.stderr.startswith("temperature = 0.0 (flag)")  # --show-params before anything
     stats = STATS.findall(res.stderr)
     assert len(stats) == 3 and int(stats[1][2]) > 0 and int(stats[2][2]) > int(stats[1][2])

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cli.session import Stop, has_tools, show_params
-from ..errors import Interrupted, OruelError, RuntimeFailure
+from ..errors import Interrupted, OruelError, RuntimeFailure, UsageError
 from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
 from ..signals import catching
 from . import commands
@@ -142,10 +142,17 @@ class LineReader:
 
     interactive = False
 
+    def __init__(self) -> None:
+        self.count = 0  # lines read so far
+        self.started = 0  # the line the message being read started on
+
     def read(self, first: bool) -> str:
         line = sys.stdin.readline()
         if not line:
             raise EOFError
+        self.count += 1
+        if first:
+            self.started = self.count
         return line.rstrip("\r\n")
 
 
@@ -245,6 +252,7 @@ class Chat:
         self.reader = reader
         self.interactive = reader.interactive
         self.terminated = False  # SIGTERM came: leave with 130 once the reply has stopped
+        self.refused: list[tuple[int, str]] = []  # a piped script's refused lines: (number, text)
         self.err = err_console()
 
     @property
@@ -289,24 +297,37 @@ class Chat:
             f"[bold]{_escape(head)}[/]" + (f" · preset {_escape(preset)}" if preset else ""),
             highlight=False,
         )
-        if self.session.messages:
-            which = ""
-            if self.log is not None:
-                which = f" conversation {self.log.conversation_id}"
-                if self.conversation_name:
-                    which += f" ({self.conversation_name})"
-            self.dim(f"carrying on{which}: {self.session.summary()}")
+        self.carry_line()
         self.dim("/help: commands · Esc-Enter: new line · Ctrl-C: stop a reply · Ctrl-D: quit")
         self.say("")
+
+    def carry_line(self) -> None:
+        """'carrying on conversation ID (name): N exchanges', when one is (-c, --cid):
+        in the banner, and alone on stderr when the chat is a piped script."""
+        if not self.session.messages:
+            return
+        which = ""
+        if self.log is not None:
+            which = f" conversation {self.log.conversation_id}"
+            if self.conversation_name:
+                which += f" ({self.conversation_name})"
+        self.dim(f"carrying on{which}: {self.session.summary()}")
 
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Until /exit, Ctrl-D or the end of input; SIGTERM raises Interrupted (130)."""
+        """Until /exit, Ctrl-D or the end of input; SIGTERM raises Interrupted (130).
+        A piped script goes on past a line it refuses, then exits 2 naming them all."""
         with catching(self._on_sigterm, (signal.SIGTERM,)):
             if self.interactive:
                 self.banner()
+            else:
+                self.carry_line()
             self._loop()
+        if self.refused:
+            n = len(self.refused)
+            lines = ", ".join(f"line {no} ({text})" for no, text in self.refused)
+            raise UsageError(f"{n} line{'s' * (n > 1)} of the script refused: {lines}")
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self.terminated = True
@@ -330,6 +351,8 @@ class Chat:
                 return
             except Interrupted:
                 raise
+            except UsageError as e:
+                self._refuse(text, e)
             except OruelError as e:
                 self.error(str(e))
             except KeyboardInterrupt:  # between two replies, outside the prompt
@@ -338,6 +361,16 @@ class Chat:
                 self.dim("interrupted")
             if self.terminated:
                 raise Interrupted()
+
+    def _refuse(self, text: str, e: UsageError) -> None:
+        """A line the chat refused: said at once; a script's is also kept for its exit."""
+        line_no = getattr(self.reader, "started", None)
+        if self.interactive or line_no is None:
+            self.error(str(e))
+            return
+        self.error(f"line {line_no}: {e}")
+        first = text.strip().splitlines()[0]
+        self.refused.append((line_no, first if len(first) <= 40 else first[:39] + "…"))
 
     def handle(self, text: str) -> None:
         """A command, or a message to send."""

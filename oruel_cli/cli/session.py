@@ -30,7 +30,15 @@ def open_remote(
     opts: Any, config: Any, tier: str, runtime_flags: dict[str, Any], model: str | None = None
 ) -> Any:
     """The RemoteBackend of --endpoint (or the config's endpoints), else None (a
-    local model). RUNTIME flags given with it get one notice: they do nothing there."""
+    local model: no endpoint, or --local). RUNTIME flags given with it get one
+    notice: they do nothing there."""
+    if opts.local:
+        if opts.endpoint or opts.api_key is not None or opts.timeout is not None:
+            raise UsageError(
+                "--local runs on the local model: give it without --endpoint, --api-key "
+                "and --timeout"
+            )
+        return None
     from ..backends.endpoints import (
         model_flag_name,
         parse_timeout,
