@@ -51,13 +51,14 @@ class RuntimeConfig(_Strict):
 
 class EndpointConfig(_Strict):
     """A remote OpenAI-compatible server: its base URL, the environment variable
-    holding its key, the model name it knows, and how many requests a batch
-    job keeps in flight to it."""
+    holding its key, the model name it knows, how many requests a batch job
+    keeps in flight to it, and the API it speaks (unset: asked of the server)."""
 
     url: str = Field(min_length=1)
     api_key_env: str | None = Field(None, min_length=1)
     model: str | None = Field(None, min_length=1)
     parallel: int | None = Field(None, ge=1, le=256)
+    api: Literal["openai", "llama.cpp", "vllm", "oruel"] | None = None
 
     @field_validator("url")
     @classmethod

@@ -17,6 +17,7 @@ import typer
 
 from ..errors import UsageError
 from ..params.parse import canonical_name, parse_name, parse_value
+from . import complete
 from .options import _COMMON, CommonOptions
 
 MAX_VALUES = 8  # columns of one --demo picture
@@ -135,7 +136,10 @@ def sweep_option(fn: Any) -> Any:
 
         opts = CommonOptions(**{k: kwargs.pop(k) for k in _COMMON})
         axes = [parse_sweep(s) for s in sweeps]
-        return run_sweep(opts, axes, kwargs["prompt"], kwargs["system"], kwargs["output_json"])
+        return run_sweep(
+            opts, axes, kwargs["prompt"], kwargs["system"], kwargs["output_json"],
+            kwargs["carry"], kwargs["cid"],
+        )  # fmt: skip
 
     return _extend(
         wrapper,
@@ -147,6 +151,7 @@ def sweep_option(fn: Any) -> Any:
                     typer.Option(
                         "--sweep",
                         metavar="NAME=V1,V2,...",
+                        autocompletion=complete.sweep,
                         help="Run the prompt under each value side by side (repeat for a "
                         "grid; preset=A,B compares presets).",
                     ),
