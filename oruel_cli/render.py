@@ -6,6 +6,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,33 @@ def rich_stdout() -> bool:
     (not TERM=dumb, as in Emacs shells), and NO_COLOR unset."""
     dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and not dumb
+
+
+@contextmanager
+def quiet_terminal() -> Iterator[None]:
+    """While a reply streams, keys typed are not echoed: the terminal would print
+    Ctrl-C's "^C" (and type-ahead) inside the redrawn region, which then shows
+    its unfinished line twice. What is typed is kept for the next read (the
+    mode changes at once, the input queue is not flushed); Ctrl-C still sends
+    SIGINT. The terminal is stdin's, else stdout's (`ask` with a piped prompt)."""
+    try:
+        import termios
+
+        stream = next((s for s in (sys.stdin, sys.stdout) if s is not None and s.isatty()), None)
+        fd = stream.fileno() if stream is not None else -1
+        saved = termios.tcgetattr(fd) if fd >= 0 else None
+    except (ImportError, OSError, ValueError):
+        saved = None
+    if saved is None:
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def markdown(text: str):  # noqa: ANN201 - rich.markdown.Markdown

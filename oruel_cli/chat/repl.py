@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..cli.session import Stop, has_tools, show_params
 from ..errors import Interrupted, OruelError, RuntimeFailure, UsageError
-from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
+from ..render import (
+    MarkdownStream,
+    err_console,
+    markdown,
+    out_console,
+    quiet_terminal,
+    rich_stdout,
+)
 from ..signals import catching
 from . import commands
 from .state import ChatSession, reply_room
@@ -102,30 +109,6 @@ def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> s
 
 
 CUT_NOTE = "cut: the partial reply stays in the history (/retry redoes it, /undo drops it)"
-
-
-@contextmanager
-def quiet_terminal() -> Iterator[None]:
-    """While a reply streams, keys typed are not echoed (Ctrl-C's "^C" and
-    type-ahead would land inside the redrawn region and leave stale lines);
-    they wait for the next prompt. Ctrl-C still sends SIGINT."""
-    try:
-        import termios
-
-        fd = sys.stdin.fileno()
-        saved = termios.tcgetattr(fd) if sys.stdin.isatty() else None
-    except (ImportError, OSError, ValueError):
-        saved = None
-    if saved is None:
-        yield
-        return
-    quiet = list(saved)
-    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
-    termios.tcsetattr(fd, termios.TCSANOW, quiet)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def shown_model(name: str) -> str:

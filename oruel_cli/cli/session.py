@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,14 @@ from ..backends.base import Backend
 from ..engine.reply import Completion, json_warning
 from ..errors import UsageError
 from ..params.layering import Effective
-from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
+from ..render import (
+    MarkdownStream,
+    err_console,
+    markdown,
+    out_console,
+    quiet_terminal,
+    rich_stdout,
+)
 from ..resolve import Resolved
 from ..signals import catching
 
@@ -151,13 +158,14 @@ def generate_reply(
     handle = backend.start(messages, params, resolved.system)
     stop.attach(handle.cancel)
     live = MarkdownStream() if stream else None
-    try:
-        for text in handle:
+    with quiet_terminal() if live and live.live else nullcontext():
+        try:
+            for text in handle:
+                if live:
+                    live.add(text)
+        finally:
             if live:
-                live.add(text)
-    finally:
-        if live:
-            live.close()
+                live.close()
     comp = handle.result()
     for w in comp.warnings:
         warn(w)
