@@ -37,11 +37,14 @@ def rich_stdout() -> bool:
 
 @contextmanager
 def quiet_terminal() -> Iterator[None]:
-    """While a reply streams, keys typed are not echoed: the terminal would print
-    Ctrl-C's "^C" (and type-ahead) inside the redrawn region, which then shows
-    its unfinished line twice. What is typed is kept for the next read (the
-    mode changes at once, the input queue is not flushed); Ctrl-C still sends
-    SIGINT. The terminal is stdin's, else stdout's (`ask` with a piped prompt)."""
+    """While a reply streams (or a chat command runs), keys typed are not echoed:
+    the terminal would print Ctrl-C's "^C" (and type-ahead) inside the redrawn
+    region, which then shows its unfinished line twice. What is typed is kept,
+    byte for byte, for the next prompt: the line discipline is off too (in it a
+    Ctrl-D typed ahead becomes an end of file that is gone once the prompt
+    reads), and the modes change at once, without flushing the input queue.
+    Ctrl-C still sends SIGINT. The terminal is stdin's, else stdout's (`ask`
+    with a piped prompt)."""
     try:
         import termios
 
@@ -54,7 +57,10 @@ def quiet_terminal() -> Iterator[None]:
         yield
         return
     quiet = list(saved)
-    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    quiet[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR)  # Enter stays Enter, not Ctrl-J
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL | termios.ICANON)
+    quiet[6] = list(saved[6])
+    quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
         yield

@@ -329,7 +329,8 @@ class Chat:
             if not text.strip():
                 continue
             try:
-                self.handle(text)
+                with quiet_terminal():  # until the next prompt: keys typed ahead are kept
+                    self.handle(text)
             except commands.EndChat:
                 return
             except Interrupted:
