@@ -30,7 +30,6 @@ from ..params.model import GenerationParams
 from ..params.validate import show_value
 from .remote_errors import RemoteError
 
-API_KINDS = ("openai", "llama.cpp", "vllm", "oruel")
 OWNED_BY = {"oruel": "oruel", "vllm": "vllm", "llamacpp": "llama.cpp"}
 # OpenAI's API has no such parameters: each with the values that mean "off".
 NOT_OPENAI: dict[str, tuple[Any, ...]] = {
@@ -160,9 +159,10 @@ def _get_json(
         text = str(reason).lower()
         if "timed out" in text:
             raise RemoteError(url, "timeout", "no answer within the timeout (--timeout)") from None
+        refused = "refused" in text
         detail = (
             "connection refused (is the server running?)"
-            if "refused" in text
-            else (f"connection error ({reason})")
+            if refused
+            else f"connection error ({reason})"
         )
         raise RemoteError(url, "connection", detail) from None

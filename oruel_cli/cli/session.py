@@ -87,7 +87,8 @@ class RemoteTarget:
         out = []
         for ep in self.backend.endpoints:
             model = ep.model or self.backend.model_flag or "the first the server lists"
-            out.append(f"endpoint = {ep.url} (model: {model})")
+            api = f", api: {ep.api}" if ep.api else ""  # unset: asked of the server
+            out.append(f"endpoint = {ep.url} (model: {model}{api})")
         out.append(f"timeout = {self.backend.timeout:g} s")
         return out
 

@@ -69,7 +69,8 @@ def parse_value(name: str, text: str) -> Any:
         value = text
     else:
         raise UsageError(f"{name} takes no value as text (allowed: set it in a file)")
-    validate_params({name: value}, typed={name: text})
+    # the message quotes the text; a stop string shows as the list it joins
+    validate_params({name: value}, typed=None if name == "stop" else {name: text})
     return value
 
 
