@@ -51,13 +51,14 @@ class RuntimeConfig(_Strict):
 
 class EndpointConfig(_Strict):
     """A remote OpenAI-compatible server: its base URL, the environment variable
-    holding its key, the model name it knows, and how many requests a batch
-    job keeps in flight to it."""
+    holding its key, the model name it knows, how many requests a batch job
+    keeps in flight to it, and the API it speaks (unset: asked of the server)."""
 
     url: str = Field(min_length=1)
     api_key_env: str | None = Field(None, min_length=1)
     model: str | None = Field(None, min_length=1)
     parallel: int | None = Field(None, ge=1, le=256)
+    api: Literal["openai", "llama.cpp", "vllm", "oruel"] | None = None
 
     @field_validator("url")
     @classmethod
@@ -144,6 +145,25 @@ def read_user_text(path: Path, what: str, kind: str) -> str:
         ) from None
 
 
+def yaml_error_at(error: Exception, text: str) -> str:
+    """' at line N' for a YAML error, N the line the user must look at.
+
+    PyYAML marks where it noticed the problem; when that is the end of the
+    file (an unclosed `[`), the mark lies past the last line, so the line
+    where the unclosed construct opened is named instead (else the last line
+    holding text)."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return ""
+    line = mark.line
+    filled = [i for i, row in enumerate(text.splitlines()) if row.strip()]
+    last = filled[-1] if filled else 0
+    if line > last:
+        context = getattr(error, "context_mark", None)
+        line = context.line if context is not None and context.line <= last else last
+    return f" at line {line + 1}"
+
+
 def load_yaml_mapping(path: Path, what: str, empty: str | None = None) -> dict[str, Any]:
     """Safe-load a YAML file that must hold a mapping; errors name the file.
 
@@ -156,9 +176,7 @@ def load_yaml_mapping(path: Path, what: str, empty: str | None = None) -> dict[s
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{what} {path}: not valid YAML{at}") from None
+        raise UsageError(f"{what} {path}: not valid YAML{yaml_error_at(e, text)}") from None
     if data is None:
         if empty is not None:
             raise UsageError(f"{what} {path}: empty; {empty}")

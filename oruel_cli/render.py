@@ -6,6 +6,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,39 @@ def rich_stdout() -> bool:
     (not TERM=dumb, as in Emacs shells), and NO_COLOR unset."""
     dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and not dumb
+
+
+@contextmanager
+def quiet_terminal() -> Iterator[None]:
+    """While a reply streams (or a chat command runs), keys typed are not echoed:
+    the terminal would print Ctrl-C's "^C" (and type-ahead) inside the redrawn
+    region, which then shows its unfinished line twice. What is typed is kept,
+    byte for byte, for the next prompt: the line discipline is off too (in it a
+    Ctrl-D typed ahead becomes an end of file that is gone once the prompt
+    reads), and the modes change at once, without flushing the input queue.
+    Ctrl-C still sends SIGINT. The terminal is stdin's, else stdout's (`ask`
+    with a piped prompt)."""
+    try:
+        import termios
+
+        stream = next((s for s in (sys.stdin, sys.stdout) if s is not None and s.isatty()), None)
+        fd = stream.fileno() if stream is not None else -1
+        saved = termios.tcgetattr(fd) if fd >= 0 else None
+    except (ImportError, OSError, ValueError):
+        saved = None
+    if saved is None:
+        yield
+        return
+    quiet = list(saved)
+    quiet[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR)  # Enter stays Enter, not Ctrl-J
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL | termios.ICANON)
+    quiet[6] = list(saved[6])
+    quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def markdown(text: str):  # noqa: ANN201 - rich.markdown.Markdown

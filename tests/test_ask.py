@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import signal
@@ -302,3 +303,51 @@ def test_a_context_sized_to_the_request_gives_the_same_reply():
     full = oruel("ask", "--ctx", "8192", *args)
     assert sized.returncode == full.returncode == 0
     assert sized.stdout == full.stdout and sized.stdout.strip()
+
+
+def test_local_runs_one_command_on_the_local_model_despite_the_configs_endpoints(tmp_path):
+    """With `endpoints:` in the config (here a dead one), --local runs on the
+    local model; without it the command goes to the endpoint."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"endpoints:\n  - url: http://127.0.0.1:{dead}/v1\n")
+    env = {"ORUEL_CONFIG": str(config)}
+    remote = oruel("ask", *GREEDY, "Name a fruit.", env=env)
+    assert remote.returncode == 1 and f"127.0.0.1:{dead}" in remote.stderr
+    local = oruel("ask", "--local", *GREEDY, "Name a fruit.", env=env)
+    assert local.returncode == 0, local.stderr
+    assert local.stdout == oruel("ask", *GREEDY, "Name a fruit.").stdout
+    both = oruel("ask", "--local", "--endpoint", f"http://127.0.0.1:{dead}", "hi", env=env)
+    assert both.returncode == 2 and "--local" in both.stderr and "--endpoint" in both.stderr
+
+
+def test_ctrl_c_in_a_terminal_shows_what_was_streamed_once(tmp_path):
+    """Ctrl-C typed while a reply streams on a 30 x 100 terminal: the unfinished
+    line stays, once (the terminal's "^C" echo must not land in the redrawn
+    region), then the stats line; exit 130."""
+    pexpect = pytest.importorskip("pexpect")
+    from terminal import replay, terminal_env
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "oruel_cli", "ask", "--temperature", "0", "--max-tokens", "300",
+         "Write a long story about a fox in the forest."],
+        env=terminal_env(30, 100), dimensions=(30, 100), encoding="utf-8",
+        codec_errors="replace", timeout=240,
+    )  # fmt: skip
+    seen = io.StringIO()
+    child.logfile_read = seen  # everything the terminal received
+    child.expect("upon")  # the reply is streaming, its first line unfinished
+    child.sendintr()  # the key, through the terminal, as a person types it
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130, child.before
+    screen = replay(seen.getvalue(), 100, 30, tty=True)
+    stats = next(i for i, line in enumerate(screen) if "finish: cancelled" in line)
+    reply = [line for line in screen[:stats] if line.strip()]
+    assert reply and sum("Once upon" in line for line in reply) == 1, screen
+    assert all("^C" not in line for line in screen), screen

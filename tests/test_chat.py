@@ -285,6 +285,31 @@ def test_keys_multi_line_ctrl_c_and_ctrl_d(tmp_path: Path) -> None:
     assert t.close_ok() == 0
 
 
+def test_keys_typed_ahead_are_the_next_input() -> None:
+    """A line and a Ctrl-D typed while a reply streams (the terminal's line
+    discipline would turn that Ctrl-D into an end of file, lost before the
+    prompt reads) are read by the next prompts: the line is sent, the Ctrl-D
+    ends the chat. Then Ctrl-D typed the moment /params's output shows."""
+    t = start("--threads", "1", "--temperature", "0", "--max-tokens", "40")
+    t.send("Write a long story about a fox.")
+    t.expect("fox")  # the echo of the message
+    t.expect(r"[A-Za-z]{3}")  # the reply is streaming: type ahead
+    t.send("Thanks.")
+    t.send(CTRL_D, enter=False)
+    t.expect(STATS.pattern)
+    t.expect(STATS.pattern)  # the line typed ahead was sent
+    t.wait(lambda: not t.child.isalive() or None, "the typed-ahead Ctrl-D to end the chat", 60)
+    t.child.close()
+    assert t.child.exitstatus == 0
+    t = start("--threads", "1")
+    t.send("/params")
+    t.expect("system prompt: ")
+    t.send(CTRL_D, enter=False)
+    t.wait(lambda: not t.child.isalive() or None, "Ctrl-D after /params to end the chat", 60)
+    t.child.close()
+    assert t.child.exitstatus == 0
+
+
 def test_a_long_conversation_drops_its_oldest_exchanges() -> None:
     t = start("--threads", "1", "--temperature", "0", "--max-tokens", "16", "--ctx", "256")
     notices = 0
@@ -314,6 +339,7 @@ def test_a_piped_script_is_a_conversation(tmp_path: Path) -> None:
             "Hi there.",
             "/set top_k 3",
             "/nosuch",
+            "/set temperature abc",
             '"""',
             "Two lines",
             "in one message.",
@@ -326,7 +352,14 @@ def test_a_piped_script_is_a_conversation(tmp_path: Path) -> None:
         [sys.executable, "-m", "oruel_cli", "chat", *FAST, "--show-params"],
         input=script + "\n", capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
-    assert res.returncode == 0, res.stderr
+    # the script goes on past its bad lines, then says which they were: exit 2
+    assert res.returncode == 2, res.stderr
+    assert "error: line 3: unknown command /nosuch" in res.stderr
+    assert "error: line 4: invalid temperature 'abc'" in res.stderr
+    assert res.stderr.rstrip().splitlines()[-1] == (
+        "oruel: error: 2 lines of the script refused: line 3 (/nosuch), "
+        "line 4 (/set temperature abc)"
+    )
     assert res.stderr.startswith("temperature = 0.0 (flag)")  # --show-params before anything
     stats = STATS.findall(res.stderr)
     assert len(stats) == 3 and int(stats[1][2]) > 0 and int(stats[2][2]) > int(stats[1][2])

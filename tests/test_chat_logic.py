@@ -334,6 +334,17 @@ def test_a_bad_transcript_changes_nothing_and_names_the_file(tmp_path: Path, cas
     assert to_data(s, "m") == before
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("bogus: [1", 1), ("bogus: [1\n", 1), ("oruel_chat: 1\nmessages: [1\n\n", 2),
+     ("oruel_chat: 1\nx: : y\nz: 1\n", 2)],
+)  # fmt: skip
+def test_bad_yaml_names_the_line_that_holds_the_problem(tmp_path: Path, text: str, line: int):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert message_of(lambda: load(path)).endswith(f": not valid YAML at line {line}")
+
+
 def test_a_transcript_the_session_refuses_changes_nothing(tmp_path: Path) -> None:
     """Each value valid alone, the whole not: tool_choice without tools; an unknown preset."""
     s = a_conversation()

@@ -146,7 +146,7 @@ def test_flag_just_past_refused(run_cli, flag, side):
     name = FLAGS[flag]
     text = EDGES[name][2 if side == "below" else 3]
     msg = run_cli("ask", flag, text, "hi").one_error()
-    assert msg == f"invalid {name} {text} (allowed: {allowed(name)})"
+    assert msg == f"invalid {name} {text!r} (allowed: {allowed(name)})"  # as typed
     assert RANGE_WORDS[name] in msg
 
 
@@ -513,7 +513,7 @@ def oruel(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "args, detail",
     [
-        (("-t", "5"), "invalid temperature 5.0 (allowed: a number from 0 to 2)"),
+        (("-t", "5"), "invalid temperature '5' (allowed: a number from 0 to 2)"),
         (("--top-p", "nan"), "invalid top_p 'nan' (allowed: a number from 0 to 1)"),
         (("--tool-choice", "required"), "invalid tool_choice 'required': it needs tools"),
         (("--threads", "x"), "invalid --threads 'x'"),

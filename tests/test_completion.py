@@ -92,6 +92,12 @@ def test_parameter_names():
     assert bash("oruel params explain max") == ["max_tokens"]
 
 
+def test_sweep_names_come_with_their_equals_sign():
+    assert bash("oruel ask --sweep ") == [f"{n}=" for n in PARAM_NAMES] + ["preset="]
+    assert bash("oruel ask --sweep top") == ["top_p=", "top_k="]
+    assert bash("oruel ask --sweep pre") == ["presence_penalty=", "preset="]
+
+
 def test_model_names_and_aliases(models_world):
     expected = ["default", "fast", "tiny-q4", "remote"]
     assert bash("oruel ask -m ", **models_world) == expected

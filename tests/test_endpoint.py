@@ -254,3 +254,105 @@ def test_chat_drops_the_oldest_exchange_when_the_server_says_it_does_not_fit(ser
     err = " ".join(res.stderr.split())
     assert err.count("tok/s") == 2, res.stderr
     assert "dropped the 1 oldest exchange: the server said the conversation does not fit" in err
+
+
+class PlainOpenAI:
+    """A server that speaks OpenAI's API and no more: it answers none of the
+    other servers' info routes and refuses a field OpenAI does not define, as
+    api.openai.com does ("Unrecognized request argument")."""
+
+    OPENAI_FIELDS = {"model", "messages", "temperature", "top_p", "frequency_penalty",
+                     "presence_penalty", "seed", "max_tokens", "stop", "stream",
+                     "stream_options", "response_format", "tools", "tool_choice"}  # fmt: skip
+
+    def __init__(self) -> None:
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse, StreamingResponse
+        from starlette.routing import Route
+
+        self.bodies: list[dict] = []
+
+        async def chat(request):  # noqa: ANN001, ANN202
+            body = json.loads(await request.body())
+            self.bodies.append(body)
+            if extra := sorted(set(body) - self.OPENAI_FIELDS):
+                err = {"message": f"Unrecognized request argument supplied: {extra[0]}",
+                       "type": "invalid_request_error", "param": None, "code": None}  # fmt: skip
+                return JSONResponse({"error": err}, status_code=400)
+            head = {"id": "chatcmpl-p", "created": 1, "model": "gpt-x"}
+            if not body.get("stream"):
+                return JSONResponse({**head, "object": "chat.completion", "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "Paris."},
+                     "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}})  # fmt: skip
+
+            async def events():  # noqa: ANN202
+                for delta, reason in (({"content": "Paris."}, None), ({}, "stop")):
+                    chunk = {**head, "object": "chat.completion.chunk",
+                             "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}  # fmt: skip
+                    yield f"data: {json.dumps(chunk)}\n\n"
+                yield "data: [DONE]\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+
+        async def models(request):  # noqa: ANN001, ANN202
+            data = [{"id": "gpt-x", "object": "model", "owned_by": "system"}]
+            return JSONResponse({"object": "list", "data": data})
+
+        app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
+                                Route("/v1/models", models)])  # fmt: skip
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, "the stand-in server")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def plain():
+    srv = PlainOpenAI()
+    yield srv
+    srv.stop()
+
+
+def test_a_plain_openai_api_gets_only_its_fields_and_a_parameter_it_lacks_is_exit_2(plain):
+    res = oruel("ask", "--endpoint", plain.url, PROMPT)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "Paris." and len(plain.bodies) == 1
+    res = oruel("ask", "--endpoint", plain.url, "--top-k", "40", PROMPT)
+    assert res.returncode == 2, res.stderr
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("oruel: error: ") and plain.url in line and "top_k 40" in line
+    assert len(plain.bodies) == 1  # nothing sent without it
+    res = oruel("chat", "--endpoint", plain.url, stdin="/set min_p 0.1\nHi.\n")
+    assert res.returncode == 2 and "min_p 0.1" in res.stderr and len(plain.bodies) == 1
+
+
+def test_a_job_line_with_a_parameter_openai_lacks_gets_its_error_record(plain, tmp_path):
+    rows = [{"id": "k", "prompt": "x", "top_k": 40}, {"id": "ok", "prompt": "x", "top_k": 0}]
+    jobs = write_jobs(tmp_path / "p.jsonl", rows)
+    res = oruel("run", str(jobs), "--endpoint", plain.url)
+    assert res.returncode == 1, res.stderr
+    by_id = {r["id"]: r for r in records(tmp_path / "p.results.jsonl")}
+    assert by_id["ok"]["error"] is None and by_id["ok"]["output"] == "Paris."
+    err = by_id["k"]["error"]
+    assert err["code"] == "unsupported_parameter" and by_id["k"]["attempts"] == 1
+    assert plain.url in err["message"] and "top_k 40" in err["message"]
+    assert len(plain.bodies) == 1
+
+
+def test_oruel_serve_is_known_by_its_models_and_takes_every_parameter(server):
+    from oruel_cli.backends.endpoints import Endpoint
+    from oruel_cli.backends.remote import RemoteBackend
+
+    assert RemoteBackend([Endpoint(server.base_url)]).api_for(Endpoint(server.base_url)) == "oruel"
+    res = oruel("ask", "--endpoint", server.base_url, "--top-k", "5", "--min-p", "0.1",
+                "--repetition-penalty", "1.2", "--max-tokens", "4", PROMPT)  # fmt: skip
+    assert res.returncode == 0 and res.stdout.strip(), res.stderr

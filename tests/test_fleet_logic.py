@@ -16,7 +16,7 @@ from oruel_cli.backends.endpoints import (
     resolve_endpoints,
     runtime_notice,
 )
-from oruel_cli.backends.remote import request_fields
+from oruel_cli.backends.fields import request_fields
 from oruel_cli.backends.remote_errors import (
     MAX_RETRY_AFTER,
     RemoteError,

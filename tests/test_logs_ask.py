@@ -243,3 +243,25 @@ def test_run_log_keeps_each_line_reply_with_its_own_parameters(tmp_path):
     again = oruel("run", str(jobs), "--overwrite", "--log", "--no-log", "--max-tokens", "4")
     assert again.returncode == 1
     assert len([o for o in logged() if o["command"] == "run"]) == 2
+
+
+def test_a_sweep_carries_a_conversation_on_and_logs_each_variant():
+    first = oruel("ask", "--temperature", "0", "--max-tokens", "30",
+                  "My name is Zorbo. Please remember it.")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    (turn1,) = logged()
+    res = oruel("ask", "-c", "--sweep", "top_k=1,2", "--temperature", "0", "--max-tokens", "8",
+                "--output-json", "What is my name?")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    replies = json.loads(res.stdout)
+    rows = logged()[:2][::-1]  # newest first: the two variants
+    history = [*turn1["messages"], {"role": "assistant", "content": turn1["reply"]}]
+    for row, reply, k in zip(rows, replies, (1, 2), strict=True):
+        assert row["command"] == "ask" and row["params"]["top_k"]["value"] == k
+        assert row["messages"] == [*history, {"role": "user", "content": "What is my name?"}]
+        assert row["reply"] == reply["choices"][0]["message"]["content"]
+        assert row["usage"]["prompt_tokens"] == reply["usage"]["prompt_tokens"]
+    assert replies[0]["usage"]["prompt_tokens"] > turn1["usage"]["prompt_tokens"] + 5
+    assert len({r["conversation_id"] for r in rows}) == 2  # each variant its own conversation
+    res = oruel("ask", "--no-log", "--sweep", "top_k=1,2", "--max-tokens", "4", "Hi.")
+    assert res.returncode == 0 and len(logged()) == 3

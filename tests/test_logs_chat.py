@@ -81,6 +81,8 @@ def test_chat_c_carries_on_with_the_earlier_turn_in_context():
     # the parameters carry on, labelled with the conversation they come from
     assert f"max_tokens = 30 (conversation {cid})" in res.stderr
     assert turn2["params"]["temperature"] == {"value": 0.0, "source": f"conversation {cid}"}
+    # piped, one line on stderr says a logged conversation is carried on
+    assert f"carrying on conversation {cid}: 1 exchange" in res.stderr
     assert "Zorbo" in res.stdout  # greedy: the model reads the earlier turn back ...
     fresh = chat(*GREEDY, "--no-log", lines=[QUESTION])
     assert "Zorbo" not in fresh.stdout  # ... which it could not have guessed

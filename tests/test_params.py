@@ -14,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import EDGES
 
-from oruel_cli.common.options import CommonOptions, parse_number
+from oruel_cli.common.options import CommonOptions
 from oruel_cli.errors import UsageError
 from oruel_cli.params.layering import Layer, merge
 from oruel_cli.params.model import PARAM_NAMES, GenerationParams
+from oruel_cli.params.parse import parse_value
 from oruel_cli.params.validate import allowed, validate_params
 
 # name -> (lowest, highest, integer?) as the reference gives them.
@@ -423,7 +424,7 @@ def test_flag_just_past_refused(name):
     _, _, below, above = EDGES[name]
     for text in (below, above):
         msg = flag_error(**{name: text})
-        assert msg.startswith(f"invalid {name} {text} ")
+        assert msg.startswith(f"invalid {name} {text!r} ")  # quoted as typed, never 1.0 for 1
         assert f"(allowed: {allowed(name)})" in msg
 
 
@@ -438,14 +439,14 @@ def test_flag_text_not_a_number_refused(name, text):
 def test_flag_integer_refuses_a_fraction(name):
     assert flag_error(**{name: "1.5"}).startswith(f"invalid {name} '1.5' ")
     with pytest.raises(UsageError):
-        parse_number(name, "1e3")
+        parse_value(name, "1e3")
 
 
-def test_parse_number_types():
-    t, k = parse_number("temperature", "1"), parse_number("top_k", "40")
+def test_parse_value_types():
+    t, k = parse_value("temperature", "1"), parse_value("top_k", "40")
     assert (t, type(t)) == (1.0, float)
     assert (k, type(k)) == (40, int)
-    assert parse_number("seed", str(2**64 - 1)) == 2**64 - 1
+    assert parse_value("seed", str(2**64 - 1)) == 2**64 - 1
 
 
 def test_flag_stop_limits():
@@ -522,3 +523,37 @@ def test_tools_active_and_response_kind_are_derived_once():
     schema = {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}}}
     assert GenerationParams(response_format=schema).response_kind == "json_schema"
     assert "tools_active" not in PARAM_NAMES and "response_kind" not in PARAM_NAMES
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [("temperature", "-1"), ("top_p", "2"), ("top_k", "201"), ("min_p", "1e1")]
+)
+def test_an_out_of_range_value_is_quoted_as_typed_by_every_parser(name, text):
+    """`--temperature -1` is reported as '-1', never as -1.0: by the flag, by
+    chat's /set and by --sweep alike (one parser, one message)."""
+    from oruel_cli.chat.commands import parse_set
+    from oruel_cli.cli.compare import parse_sweep
+
+    expected = f"invalid {name} {text!r} (allowed: {allowed(name)})"
+    assert flag_error(**{name: text}) == expected
+    for parse in (lambda: parse_set(name, text), lambda: parse_sweep(f"{name}={text}")):
+        with pytest.raises(UsageError) as info:
+            parse()
+        assert str(info.value) == expected
+
+
+@pytest.mark.parametrize("word", ["yes", "On", "0", "FALSE"])
+def test_booleans_and_names_read_the_same_in_set_and_sweep(word):
+    from oruel_cli.chat.commands import parse_set
+    from oruel_cli.cli.compare import parse_sweep
+
+    value = word.lower() in ("yes", "on", "1", "true")
+    assert parse_set("stream", word) == {"stream": value}
+    assert parse_sweep(f"stream={word}") == ("stream", [value])
+    assert parse_sweep("Top-P=0.5") == ("top_p", [0.5])  # named as /set names it
+    assert parse_set("Top-P", "0.5") == {"top_p": 0.5}
+    with pytest.raises(UsageError) as a:
+        parse_set("stream", "maybe")
+    with pytest.raises(UsageError) as b:
+        parse_sweep("stream=maybe")
+    assert str(a.value) == str(b.value)

@@ -15,6 +15,7 @@ import pytest
 from watch import wait_until
 
 from oruel_cli.backends.endpoints import Endpoint
+from oruel_cli.backends.fields import ParameterRefused
 from oruel_cli.backends.remote import RemoteBackend
 from oruel_cli.backends.remote_errors import RemoteFailure
 from oruel_cli.params.model import GenerationParams
@@ -28,10 +29,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class StandIn:
-    """`status` 200 streams WORDS (a chunk every `delay` s), else answers that status."""
+INFO_ROUTES = {  # what each kind of server answers on its own routes
+    "llama.cpp": ("/props", {"default_generation_settings": {}, "total_slots": 1}),
+    "vllm": ("/version", {"version": "0.9.1"}),
+    "oruel": ("/v1/models", {"object": "list", "data": [{"id": "m", "owned_by": "oruel"}]}),
+}
 
-    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+
+class StandIn:
+    """`status` 200 streams WORDS (a chunk every `delay` s), else answers that status.
+    `api` names the server it plays on its info routes (None: a plain OpenAI API,
+    which answers none of them)."""
+
+    def __init__(self, status: int = 200, delay: float = 0.0, api: str | None = None) -> None:
         import uvicorn
         from starlette.applications import Starlette
         from starlette.responses import JSONResponse, StreamingResponse
@@ -72,7 +82,17 @@ class StandIn:
 
             return StreamingResponse(events(), media_type="text/event-stream")
 
-        app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+        self.info_hits = 0
+        routes = [Route("/v1/chat/completions", chat, methods=["POST"])]
+        if api is not None:
+            path, answer = INFO_ROUTES[api]
+
+            async def info(request):  # noqa: ANN001, ANN202
+                self.info_hits += 1
+                return JSONResponse(answer)
+
+            routes.append(Route(path, info))
+        app = Starlette(routes=routes)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.server = uvicorn.Server(
@@ -91,8 +111,8 @@ class StandIn:
 def stand_ins():
     made: list[StandIn] = []
 
-    def make(status: int = 200, delay: float = 0.0) -> StandIn:
-        made.append(StandIn(status, delay))
+    def make(status: int = 200, delay: float = 0.0, api: str | None = None) -> StandIn:
+        made.append(StandIn(status, delay, api))
         return made[-1]
 
     yield make
@@ -108,7 +128,7 @@ def backend(*urls: str) -> RemoteBackend:
 
 
 def test_deltas_then_the_whole_completion(stand_ins):
-    s = stand_ins()
+    s = stand_ins(api="llama.cpp")
     handle = backend(s.url).start(MESSAGES, GenerationParams(temperature=0), "be brief")
     assert "".join(handle) == "".join(WORDS)
     comp = handle.result()
@@ -153,3 +173,48 @@ def test_cancel_ends_between_two_chunks_and_closes_the_stream(stand_ins):
     assert comp.finish_reason == "cancelled" and comp.content.startswith("".join(got))
     assert s.gone.wait(10)  # the server saw the client go
     assert s.sent < len(WORDS)
+
+
+@pytest.mark.parametrize("api", ["llama.cpp", "vllm", "oruel"])
+def test_a_server_that_says_what_it_is_gets_every_parameter(stand_ins, api):
+    s = stand_ins(api=api)
+    b = backend(s.url)
+    params = GenerationParams(top_k=40, min_p=0.05, repetition_penalty=1.1)
+    assert "".join(b.start(MESSAGES, params)) == "".join(WORDS)
+    assert b.api_for(b.endpoints[0]) == api
+    (body,) = s.bodies
+    assert (body["top_k"], body["min_p"], body["repetition_penalty"]) == (40, 0.05, 1.1)
+
+
+def test_a_plain_openai_api_gets_only_openais_fields(stand_ins):
+    s = stand_ins()  # answers none of the info routes
+    b = backend(s.url)
+    assert "".join(b.start(MESSAGES, GenerationParams(top_k=0, seed=3))) == "".join(WORDS)
+    assert b.api_for(b.endpoints[0]) == "openai"
+    (body,) = s.bodies
+    assert body["seed"] == 3 and body["temperature"] == 0.7
+    assert not {"top_k", "min_p", "repetition_penalty", "repeat_penalty"} & set(body)
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [({"top_k": 40}, "top_k 40"), ({"min_p": 0.05}, "min_p 0.05"),
+     ({"repetition_penalty": 1.3, "top_k": 5}, "top_k 5, repetition_penalty 1.3")],
+)  # fmt: skip
+def test_a_parameter_openai_lacks_is_refused_naming_it_and_the_endpoint(stand_ins, params, named):
+    s, other = stand_ins(), stand_ins(api="llama.cpp")
+    handle = backend(s.url, other.url).start(MESSAGES, GenerationParams(**params))
+    with pytest.raises(ParameterRefused) as info:
+        list(handle)
+    assert info.value.exit_code == 2
+    assert s.url in str(info.value) and f"does not take {named};" in str(info.value)
+    assert s.bodies == [] and other.bodies == []  # never sent without it, nor elsewhere
+
+
+def test_the_config_entrys_api_wins_and_nothing_is_asked(stand_ins):
+    s = stand_ins(api="llama.cpp")
+    b = RemoteBackend([Endpoint(s.url, api="openai")], model_flag="m", timeout=10)
+    with pytest.raises(ParameterRefused):
+        list(b.start(MESSAGES, GenerationParams(top_k=40)))
+    assert "".join(b.start(MESSAGES, GenerationParams())) == "".join(WORDS)
+    assert "top_k" not in s.bodies[0] and s.info_hits == 0

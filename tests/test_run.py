@@ -259,3 +259,17 @@ def greedy_runs(tmp_path_factory):
 
 def test_greedy_batch_equals_ask(greedy_runs):
     assert greedy_runs[1] == greedy_runs["ask"]
+
+
+def test_a_chat_template_that_breaks_is_the_lines_template_error(tmp_path):
+    """A model whose template fails on every line: each line's record says it
+    is the model file's fault (template_error), not a bad parameter."""
+    from test_ask import with_chat_template
+
+    broken = with_chat_template(tmp_path / "broken.gguf", b"{{ messages[0].content.nope() }}")
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", [{"id": "a", "prompt": "hi", "max_tokens": 2}])
+    res = oruel("run", "-m", str(broken), str(jobs))
+    assert res.returncode == 1, res.stderr
+    (rec,) = records(tmp_path / "jobs.results.jsonl")
+    assert rec["error"]["code"] == "template_error", rec
+    assert "chat template" in rec["error"]["message"] and str(broken) in rec["error"]["message"]

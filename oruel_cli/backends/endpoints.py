@@ -37,6 +37,7 @@ class Endpoint:
     api_key: str | None = None
     model: str | None = None  # the name this server knows the model by (from the config)
     parallel: int | None = None  # requests a batch job keeps in flight here (None: --parallel)
+    api: str | None = None  # what the server speaks (fields.py); None: asked of the server
 
 
 def normalize_url(url: str) -> str:
@@ -94,6 +95,7 @@ def resolve_endpoints(
                 api_key=api_key or _key_from_env(entry, config),
                 model=entry.model if entry else None,
                 parallel=entry.parallel if entry else None,
+                api=entry.api if entry else None,
             )
         )
     return out

@@ -23,69 +23,17 @@ from typing import Any
 from ..api.ids import completion_id, tool_call_id
 from ..engine.reply import Completion, check_json, extract_tool_calls, schema_error
 from ..engine.template import TOOL_OPEN
+from ..errors import OruelError
 from ..params.model import GenerationParams
 from .endpoints import DEFAULT_TIMEOUT, Endpoint
+from .fields import ParameterRefused, check_fields, detect, request_fields
 from .remote_errors import RemoteError, RemoteFailure, from_openai
+
+__all__ = ["RemoteBackend", "RemoteHandle", "request_fields"]
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a dead host is known quickly
 NO_KEY = "no-key"  # the client needs some key; a server without auth ignores it
 _POLL = 0.05  # seconds between looks at the cancel flag while waiting for text
-
-
-def request_fields(
-    messages: list[dict[str, Any]],
-    params: GenerationParams,
-    system: str | None,
-    template_kwargs: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The create() keyword arguments for one request, model and stream aside.
-
-    Every parameter that is set is sent; "off" is sent explicitly (top_k 0,
-    min_p 0, the neutral penalties) so a server's own defaults (llama-server's
-    top_k 40, min_p 0.05) do not leak in; repetition_penalty goes under both
-    names (vLLM reads repetition_penalty, llama-server repeat_penalty). The
-    fields OpenAI's API does not define travel in the extra body.
-    """
-    sent = list(messages)
-    if system and not any(m.get("role") == "system" for m in sent):
-        sent.insert(0, {"role": "system", "content": system})
-    kw: dict[str, Any] = {
-        "messages": sent,
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "frequency_penalty": params.frequency_penalty,
-        "presence_penalty": params.presence_penalty,
-    }
-    if params.seed is not None:
-        kw["seed"] = params.seed
-    if params.max_tokens is not None:
-        kw["max_tokens"] = params.max_tokens
-    if params.stop:
-        kw["stop"] = list(params.stop)
-    if params.response_format is not None:
-        kw["response_format"] = params.response_format
-    if params.tools:
-        kw["tools"] = params.tools
-    if params.tool_choice is not None:
-        kw["tool_choice"] = params.tool_choice
-    if params.logprobs:
-        kw["logprobs"] = True
-        if params.top_logprobs is not None:
-            kw["top_logprobs"] = params.top_logprobs
-    if params.logit_bias:
-        kw["logit_bias"] = dict(params.logit_bias)
-    extra: dict[str, Any] = {
-        "top_k": params.top_k if params.top_k is not None else 0,
-        "min_p": params.min_p if params.min_p is not None else 0.0,
-        "repetition_penalty": params.repetition_penalty,
-        "repeat_penalty": params.repetition_penalty,
-    }
-    if params.tier != "standard":
-        extra["tier"] = params.tier
-    if template_kwargs:  # read by vLLM, llama-server and oruel serve
-        extra["chat_template_kwargs"] = dict(template_kwargs)
-    kw["extra_body"] = extra
-    return kw
 
 
 def finalize(comp: Completion, params: GenerationParams) -> Completion:
@@ -280,6 +228,7 @@ class RemoteBackend:
         self.template_kwargs: dict[str, Any] = {}  # --template-arg, sent as chat_template_kwargs
         self._clients: dict[str, Any] = {}
         self._models: dict[str, str] = {}
+        self._apis: dict[str, str] = {}  # each endpoint's API, once known
         self._asking: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -335,6 +284,26 @@ class RemoteBackend:
             self._models[ep.url] = listed[0]
             return listed[0]
 
+    def api_for(self, ep: Endpoint) -> str:
+        """The API `ep` speaks: its config entry's, else asked once (fields.py);
+        RemoteError if the server cannot be reached."""
+        if ep.api is not None:
+            return ep.api
+        with self._lock:
+            asking = self._asking.setdefault("api " + ep.url, threading.Lock())
+        with asking:  # one detection per endpoint, however many threads start at once
+            if ep.url not in self._apis:
+                wait = min(self.timeout, CONNECT_TIMEOUT)
+                self._apis[ep.url] = detect(ep.url, ep.api_key, wait)
+            return self._apis[ep.url]
+
+    def fields_for(
+        self, ep: Endpoint, fields: dict[str, Any], params: GenerationParams
+    ) -> dict[str, Any]:
+        """The request's fields as `ep`'s API takes them; ParameterRefused (exit
+        2) when it sets a parameter that API lacks."""
+        return check_fields(self.api_for(ep), ep.url, fields, params)
+
     def learn_model_name(self) -> None:
         """Ask the first endpoint its model name now, if it must be asked (chat's banner)."""
         try:
@@ -374,8 +343,10 @@ class RemoteBackend:
     ) -> Completion:
         """One whole (not streamed) request to one endpoint: a batch line's attempt
         (`line_model`: an OpenAI line's body.model; `tier_model`: its tier
-        profile's). RemoteError when it fails."""
+        profile's). RemoteError when it fails; ParameterRefused when the
+        endpoint's API cannot take the line's parameters."""
         model = self.model_for(ep, line_model, tier_model)
+        fields = self.fields_for(ep, fields, params)
         t0 = time.perf_counter()
         try:
             resp = self.client(ep).chat.completions.create(model=model, **fields)
@@ -411,7 +382,7 @@ class RemoteHandle:
         self._cancelled = threading.Event()
         self._reply: StreamReply | None = None
         self._result: Completion | None = None
-        self._failure: RemoteFailure | None = None
+        self._failure: OruelError | None = None  # RemoteFailure, or ParameterRefused
         self._ended = False
         self._opened = threading.Event()
         threading.Thread(target=self._read, daemon=True, name="oruel-remote").start()
@@ -425,6 +396,11 @@ class RemoteHandle:
                 break
             try:
                 outcome = self._try(ep)
+            except ParameterRefused as e:  # the user's to change: no other endpoint is tried
+                self._failure = e
+                self._opened.set()
+                self._events.put(("fail", e))
+                return
             except Exception as e:  # whatever it was, the caller must hear of it, not hang
                 e = e if isinstance(e, RemoteError) else from_openai(e, ep.url)
                 errors.append(e)
@@ -446,10 +422,11 @@ class RemoteHandle:
         """Stream from one endpoint; RemoteError if it failed before any text came
         (a failure after that ends the reply with an error)."""
         model = self.backend.model_for(ep)
+        fields = self.backend.fields_for(ep, self._fields, self.params)
         started = time.perf_counter()
         try:
             stream = self.backend.client(ep).chat.completions.create(
-                model=model, stream=True, stream_options={"include_usage": True}, **self._fields
+                model=model, stream=True, stream_options={"include_usage": True}, **fields
             )
         except Exception as e:
             raise from_openai(e, ep.url) from None

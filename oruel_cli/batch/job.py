@@ -17,7 +17,7 @@ from ..backends.local import LocalBackend
 from ..config import Config
 from ..engine.completion import complete, json_warning
 from ..engine.engine import Event, Finish, Request
-from ..errors import OruelError
+from ..errors import OruelError, RuntimeFailure
 from ..resolve import ParamResolver
 from .reader import BatchLine, LineError
 from .sink import JobSink
@@ -115,6 +115,8 @@ class BatchJob:
                 line.messages or [], resolved.params, resolved.system, user=(line, resolved),
                 template_kwargs=line.template_kwargs,
             )  # fmt: skip
+        except RuntimeFailure as e:  # the model file's template broke: not the line's fault
+            raise _LineFailure("template_error", str(e)) from None
         except OruelError as e:
             raise _LineFailure("invalid_parameter", str(e)) from None
         try:

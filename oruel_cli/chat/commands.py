@@ -3,7 +3,7 @@ function each. A command's bad input raises UsageError; the loop prints its
 message and the session goes on.
 
 `/set` parses a value exactly as the command line parses its flag (the same
-code: common/options.py), so a bad value gets the flag's own message.
+code: params/parse.py), so a bad value gets the flag's own message.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES
-from ..params.validate import allowed, unknown_name_message
+from ..params.parse import FALSE_WORDS, parse_bool, parse_name, parse_value
+from ..params.parse import canonical_name as canonical
+from ..params.validate import allowed, unknown_name_message, validate_params
 from .files import read_text_file
 from .state import Attachment
 
@@ -78,58 +80,35 @@ def find(name: str) -> Command:
 
 # -- /set values, parsed as the flags parse them -----------------------------------
 
-# The flags' own parsing (CommonOptions.flag_params) handles these names:
-# numbers, and the option that carries each other parameter.
-_NUMERIC = (
-    "temperature", "top_p", "top_k", "min_p", "seed", "max_tokens",
-    "frequency_penalty", "presence_penalty", "repetition_penalty", "top_logprobs",
-)  # fmt: skip
 # Names /set takes besides the parameters: the flags --json and --json-schema.
 _EXTRA = ("json", "json_schema")
 SET_NAMES: tuple[str, ...] = PARAM_NAMES + _EXTRA
-_TRUE, _FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
-
-
-def canonical(name: str) -> str:
-    """'--top-p', 'top-p' and 'Top_P' all name top_p."""
-    return name.strip().lstrip("-").replace("-", "_").lower()
 
 
 def parse_set(name: str, text: str) -> dict[str, Any]:
-    """/set NAME VALUE -> the parameter values it gives, parsed and checked
-    per value as the flag is (`--temperature abc` and `/set temperature abc`
-    print the same message). Ranges are checked when the layer is built."""
-    from ..common.options import CommonOptions, parse_number
-
-    if name not in SET_NAMES:
-        raise UsageError(unknown_name_message(name))
-    if name in _NUMERIC:
-        return {name: parse_number(name, text)}
+    """/set NAME VALUE -> the parameter values it gives, parsed and checked by
+    the flags' own parser (`--temperature abc` and `/set temperature abc`
+    print the same message)."""
+    name = parse_name(name, _EXTRA)
     if name == "stop":  # words, shell-quoted; \n and \t stand for a newline and a tab
         try:
             words = _words(text)
         except ValueError as e:
             raise UsageError(f"invalid stop {text!r}: {e} (allowed: {allowed('stop')})") from None
-        opts = CommonOptions(stop=[_unescape(w) for w in words])
-    elif name == "logit_bias":  # ID=BIAS words, as --logit-bias takes each
-        opts = CommonOptions(logit_bias=text.split())
-    elif name in ("stream", "json", "logprobs"):
-        word = text.lower()
-        if word not in _TRUE + _FALSE:
-            raise UsageError(f"invalid {name} {text!r} (allowed: true or false)")
-        if name in ("stream", "logprobs"):
-            return {name: word in _TRUE}
-        opts = (
-            CommonOptions(json_mode=True)
-            if word in _TRUE
-            else CommonOptions(response_format="text")
-        )
-    elif name in ("json_schema", "tools"):
+        stops = [_unescape(w) for w in words]
+        validate_params({"stop": stops})
+        return {"stop": stops}
+    if name == "json":
+        on = parse_bool(name, text)
+        return {"response_format": {"type": "json_object" if on else "text"}}
+    if name == "json_schema":
+        from ..common.options import CommonOptions
+
         path = Path(_one_word(name, text)).expanduser()
-        opts = CommonOptions(**{name: path})
-    else:  # response_format, tool_choice, tier
-        opts = CommonOptions(**{name: text})
-    return opts.flag_params()
+        return CommonOptions(json_schema=path).flag_params()
+    if name == "tools":
+        text = _one_word(name, text)
+    return {name: parse_value(name, text)}
 
 
 def unset_name(name: str) -> str:
@@ -224,7 +203,7 @@ def _logprobs(chat: Chat, arg: str) -> None:
     if not word:
         chat.say(f"{params.line('logprobs')}; {params.line('top_logprobs')}")
         return
-    if word in _FALSE:
+    if word in FALSE_WORDS:
         values: dict[str, Any] = {"logprobs": False, "top_logprobs": None}
     else:
         values = CommonOptions(logprobs=arg.strip()).flag_params()

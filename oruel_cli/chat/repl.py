@@ -26,8 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..common.command import Stop, show_params
-from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure
-from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
+from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure, UsageError
+from ..render import (
+    MarkdownStream,
+    err_console,
+    markdown,
+    out_console,
+    quiet_terminal,
+    rich_stdout,
+)
 from ..signals import catching
 from . import commands
 from .state import ChatSession, reply_room
@@ -105,30 +112,6 @@ def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> s
 CUT_NOTE = "cut: the partial reply stays in the history (/retry redoes it, /undo drops it)"
 
 
-@contextmanager
-def quiet_terminal() -> Iterator[None]:
-    """While a reply streams, keys typed are not echoed (Ctrl-C's "^C" and
-    type-ahead would land inside the redrawn region and leave stale lines);
-    they wait for the next prompt. Ctrl-C still sends SIGINT."""
-    try:
-        import termios
-
-        fd = sys.stdin.fileno()
-        saved = termios.tcgetattr(fd) if sys.stdin.isatty() else None
-    except (ImportError, OSError, ValueError):
-        saved = None
-    if saved is None:
-        yield
-        return
-    quiet = list(saved)
-    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
-    termios.tcsetattr(fd, termios.TCSANOW, quiet)
-    try:
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
-
-
 def shown_model(name: str) -> str:
     """The banner's model: a GGUF path (llama-server's model id) by its file name, so the
     banner keeps to one line; any other name (a hub id such as org/model) as it is."""
@@ -143,10 +126,17 @@ class LineReader:
 
     interactive = False
 
+    def __init__(self) -> None:
+        self.count = 0  # lines read so far
+        self.started = 0  # the line the message being read started on
+
     def read(self, first: bool) -> str:
         line = sys.stdin.readline()
         if not line:
             raise EOFError
+        self.count += 1
+        if first:
+            self.started = self.count
         return line.rstrip("\r\n")
 
 
@@ -246,6 +236,7 @@ class Chat:
         self.reader = reader
         self.interactive = reader.interactive
         self.terminated = False  # SIGTERM came: leave with 130 once the reply has stopped
+        self.refused: list[tuple[int, str]] = []  # a piped script's refused lines: (number, text)
         self.err = err_console()
 
     @property
@@ -290,24 +281,37 @@ class Chat:
             f"[bold]{_escape(head)}[/]" + (f" · preset {_escape(preset)}" if preset else ""),
             highlight=False,
         )
-        if self.session.messages:
-            which = ""
-            if self.log is not None:
-                which = f" conversation {self.log.conversation_id}"
-                if self.conversation_name:
-                    which += f" ({self.conversation_name})"
-            self.dim(f"carrying on{which}: {self.session.summary()}")
+        self.carry_line()
         self.dim("/help: commands · Esc-Enter: new line · Ctrl-C: stop a reply · Ctrl-D: quit")
         self.say("")
+
+    def carry_line(self) -> None:
+        """'carrying on conversation ID (name): N exchanges', when one is (-c, --cid):
+        in the banner, and alone on stderr when the chat is a piped script."""
+        if not self.session.messages:
+            return
+        which = ""
+        if self.log is not None:
+            which = f" conversation {self.log.conversation_id}"
+            if self.conversation_name:
+                which += f" ({self.conversation_name})"
+        self.dim(f"carrying on{which}: {self.session.summary()}")
 
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Until /exit, Ctrl-D or the end of input; SIGTERM raises Interrupted (130)."""
+        """Until /exit, Ctrl-D or the end of input; SIGTERM raises Interrupted (130).
+        A piped script goes on past a line it refuses, then exits 2 naming them all."""
         with catching(self._on_sigterm, (signal.SIGTERM,)):
             if self.interactive:
                 self.banner()
+            else:
+                self.carry_line()
             self._loop()
+        if self.refused:
+            n = len(self.refused)
+            lines = ", ".join(f"line {no} ({text})" for no, text in self.refused)
+            raise UsageError(f"{n} line{'s' * (n > 1)} of the script refused: {lines}")
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self.terminated = True
@@ -326,11 +330,14 @@ class Chat:
             if not text.strip():
                 continue
             try:
-                self.handle(text)
+                with quiet_terminal():  # until the next prompt: keys typed ahead are kept
+                    self.handle(text)
             except commands.EndChat:
                 return
             except Interrupted:
                 raise
+            except UsageError as e:
+                self._refuse(text, e)
             except OruelError as e:
                 self.error(str(e))
             except KeyboardInterrupt:  # between two replies, outside the prompt
@@ -339,6 +346,16 @@ class Chat:
                 self.dim("interrupted")
             if self.terminated:
                 raise Interrupted()
+
+    def _refuse(self, text: str, e: UsageError) -> None:
+        """A line the chat refused: said at once; a script's is also kept for its exit."""
+        line_no = getattr(self.reader, "started", None)
+        if self.interactive or line_no is None:
+            self.error(str(e))
+            return
+        self.error(f"line {line_no}: {e}")
+        first = text.strip().splitlines()[0]
+        self.refused.append((line_no, first if len(first) <= 40 else first[:39] + "…"))
 
     def handle(self, text: str) -> None:
         """A command, or a message to send."""

@@ -115,12 +115,12 @@ def from_text(text: str, kind: str, path: Path) -> Transcript:
     else:
         import yaml
 
+        from ..config import yaml_error_at
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark else ""
-            raise UsageError(f"{where}: not valid YAML{at}") from None
+            raise UsageError(f"{where}: not valid YAML{yaml_error_at(e, text)}") from None
     return from_data(data, path)
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ..common import complete
 from ..common.options import _COMMON, CommonOptions
 from ..errors import UsageError
-from ..params.model import PARAM_NAMES
-from ..params.validate import unknown_name_message, validate_params
+from ..params.parse import canonical_name, parse_name, parse_value
 
 MAX_VALUES = 8  # columns of one --demo picture
 _ESCAPES = {",": ",", "n": "\n", "t": "\t", "\\": "\\"}
@@ -49,28 +48,10 @@ def split_values(text: str, what: str) -> list[str]:
 
 
 def flag_value(name: str, text: str) -> Any:
-    """One parameter's value from text, parsed and range-checked as its flag
-    would be (`--top-k`, `--response-format`, `--tools FILE`, ...), so the
+    """One parameter's value from text, parsed and range-checked by the flags'
+    own parser (`--top-k`, `--response-format`, `--tools FILE`, ...), so the
     message for a bad one is the flag's own."""
-    if name == "stream":  # no flag sets it (ask streams in a terminal): a boolean
-        if text.lower() not in ("true", "false"):
-            raise UsageError(f"invalid stream {text!r} (allowed: true or false)")
-        return text.lower() == "true"
-    if name not in PARAM_NAMES:
-        raise UsageError(unknown_name_message(name))
-    lists = ("stop", "logit_bias")  # flags given once a value
-    given: Any = [text] if name in lists else Path(text) if name == "tools" else text
-    parsed = CommonOptions(**{name: given}).flag_params()
-    validate_params(parsed)  # what the flag layer checks: the same message
-    return parsed[name]
-
-
-def parse_name(name: str) -> str:
-    """A parameter name as typed (`top-p` or `top_p`); an unknown one is exit 2."""
-    key = name.strip().replace("-", "_")
-    if key not in PARAM_NAMES:
-        raise UsageError(unknown_name_message(name))
-    return key
+    return parse_value(name, text)
 
 
 def _extend(fn: Any, extra: list[inspect.Parameter]) -> Any:
@@ -157,7 +138,10 @@ def sweep_option(fn: Any) -> Any:
             raise UsageError("--show-prompt shows one prompt; give it without --sweep")
         opts = CommonOptions(**{k: kwargs.pop(k) for k in _COMMON})
         axes = [parse_sweep(s) for s in sweeps]
-        return run_sweep(opts, axes, kwargs["prompt"], kwargs["system"], kwargs["output_json"])
+        return run_sweep(
+            opts, axes, kwargs["prompt"], kwargs["system"], kwargs["output_json"],
+            kwargs["carry"], kwargs["cid"],
+        )  # fmt: skip
 
     return _extend(
         wrapper,
@@ -169,6 +153,7 @@ def sweep_option(fn: Any) -> Any:
                     typer.Option(
                         "--sweep",
                         metavar="NAME=V1,V2,...",
+                        autocompletion=complete.sweep,
                         help="Run the prompt under each value side by side (repeat for a "
                         "grid; preset=A,B compares presets).",
                     ),
@@ -188,7 +173,7 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
         raise UsageError(
             f"invalid --sweep {text!r} (allowed: NAME=V1,V2,..., e.g. temperature=0,0.7)"
         )
-    if name.strip() == "preset":
+    if canonical_name(name) == "preset":
         return "preset", split_values(rest, f"--sweep {name.strip()}=")
     key = parse_name(name)
     return key, [flag_value(key, v) for v in split_values(rest, f"--sweep {key}=")]

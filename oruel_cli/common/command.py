@@ -8,7 +8,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,14 @@ from ..backends.base import Backend
 from ..engine.reply import Completion, json_warning
 from ..errors import UsageError
 from ..params.layering import Effective
-from ..render import MarkdownStream, err_console, markdown, out_console, rich_stdout
+from ..render import (
+    MarkdownStream,
+    err_console,
+    markdown,
+    out_console,
+    quiet_terminal,
+    rich_stdout,
+)
 from ..resolve import Resolved
 from ..signals import catching
 
@@ -31,7 +38,15 @@ def open_remote(
     opts: Any, config: Any, tier: str, runtime_flags: dict[str, Any], model: str | None = None
 ) -> Any:
     """The RemoteBackend of --endpoint (or the config's endpoints), else None (a
-    local model). RUNTIME flags given with it get one notice: they do nothing there."""
+    local model: no endpoint, or --local). RUNTIME flags given with it get one
+    notice: they do nothing there."""
+    if opts.local:
+        if opts.endpoint or opts.api_key is not None or opts.timeout is not None:
+            raise UsageError(
+                "--local runs on the local model: give it without --endpoint, --api-key "
+                "and --timeout"
+            )
+        return None
     from ..backends.endpoints import (
         model_flag_name,
         parse_timeout,
@@ -81,7 +96,8 @@ class RemoteTarget:
         out = []
         for ep in self.backend.endpoints:
             model = ep.model or self.backend.model_flag or "the first the server lists"
-            out.append(f"endpoint = {ep.url} (model: {model})")
+            api = f", api: {ep.api}" if ep.api else ""  # unset: asked of the server
+            out.append(f"endpoint = {ep.url} (model: {model}{api})")
         out.append(f"timeout = {self.backend.timeout:g} s")
         return out
 
@@ -152,13 +168,14 @@ def generate_reply(
     handle = backend.start(messages, params, resolved.system)
     stop.attach(handle.cancel)
     live = MarkdownStream() if stream else None
-    try:
-        for text in handle:
+    with quiet_terminal() if live and live.live else nullcontext():
+        try:
+            for text in handle:
+                if live:
+                    live.add(text)
+        finally:
             if live:
-                live.add(text)
-    finally:
-        if live:
-            live.close()
+                live.close()
     comp = handle.result()
     for w in comp.warnings:
         warn(w)

@@ -47,6 +47,16 @@ def params(incomplete: str) -> list[tuple[str, str]]:
         return []
 
 
+def sweep(incomplete: str) -> list[tuple[str, str]]:
+    """--sweep NAME=...: the parameter names (and `preset`), each with its `=`,
+    until the `=` is typed; the values are the user's."""
+    if "=" in incomplete:
+        return []
+    return [(f"{n}=", meaning) for n, meaning in params("")] + [
+        ("preset=", "compare presets side by side")
+    ]
+
+
 def models(incomplete: str) -> list[tuple[str, str]]:
     """Model names (`default`, the config's aliases, the models folders' files),
     each with the file it names; aliases of remote models too. A config that

@@ -2,14 +2,13 @@
 
 `common_options` appends them to a command's signature and hands the command
 one `CommonOptions` object, so the three commands cannot drift apart.
-Numeric flags are taken as text and parsed here, so every bad value gets the
-same message ("invalid temperature 'abc' (allowed: a number from 0 to 2)").
+Parameter flags are taken as text and parsed by params/parse.py, as chat's
+/set and --sweep parse them, so every bad value gets the same message
+("invalid temperature 'abc' (allowed: a number from 0 to 2)").
 """
 
 import functools
 import inspect
-import json
-import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,8 +17,14 @@ import typer
 
 from ..config import REPACK_CHOICES
 from ..errors import UsageError
-from ..params.model import BIAS_LIMIT, MAX_TOP_LOGPROBS
-from ..params.validate import allowed, param_type
+from ..params.model import MAX_TOP_LOGPROBS
+from ..params.parse import (  # noqa: F401 (parse_bias, read_json_or_yaml: imported from here too)
+    RESPONSE_FORMATS,
+    TOOL_CHOICES,
+    parse_bias,
+    parse_value,
+    read_json_or_yaml,
+)
 from . import complete
 
 P = "Parameters"
@@ -32,8 +37,6 @@ T = "Chat template"
 NUMBER, INTEGER, TEXT, FILE, URL = "NUMBER", "INTEGER", "TEXT", "FILE", "URL"
 MODEL = "MODEL"  # a path, a name or an alias
 PRESET = "NAME|FILE"
-RESPONSE_FORMATS = ("text", "json_object")
-TOOL_CHOICES = ("auto", "none", "required")
 TIERS = ("standard", "turbo")
 
 
@@ -320,6 +323,14 @@ class CommonOptions:
             rich_help_panel=E,
         ),
     ] = None  # noqa: E501
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Run on the local model, even with endpoints in the config.",
+            rich_help_panel=E,
+        ),
+    ] = False  # noqa: E501
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Keep this command's replies out of the log.")
     ] = False  # noqa: E501
@@ -344,7 +355,7 @@ class CommonOptions:
         ):  # fmt: skip
             text = getattr(self, name)
             if text is not None:
-                out[name] = parse_number(name, text)
+                out[name] = parse_value(name, text)
         if self.stop:
             out["stop"] = list(self.stop)
         formats = [f for f in (self.json_mode, self.response_format, self.json_schema) if f]
@@ -353,28 +364,17 @@ class CommonOptions:
         if self.json_mode:
             out["response_format"] = {"type": "json_object"}
         elif self.response_format is not None:
-            if self.response_format not in RESPONSE_FORMATS:
-                raise UsageError(
-                    f"invalid --response-format {self.response_format!r} "
-                    "(allowed: text or json_object; use --json-schema FILE for a schema)"
-                )
-            out["response_format"] = {"type": self.response_format}
+            out["response_format"] = parse_value("response_format", self.response_format)
         elif self.json_schema is not None:
             schema = read_json_or_yaml(self.json_schema, "--json-schema")
             out["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": self.json_schema.stem, "schema": schema, "strict": True},
             }
-        if self.tools is not None:
-            out["tools"] = read_json_or_yaml(self.tools, "--tools")
-        if self.tool_choice is not None:
-            tc = self.tool_choice
-            out["tool_choice"] = (
-                tc if tc in TOOL_CHOICES
-                else {"type": "function", "function": {"name": tc}}
-            )  # fmt: skip
-        if self.tier is not None:
-            out["tier"] = self.tier
+        for name in ("tools", "tool_choice", "tier"):
+            given = getattr(self, name)
+            if given is not None:
+                out[name] = parse_value(name, str(given))
         out.update(self.token_flags())
         return out
 
@@ -415,52 +415,6 @@ class CommonOptions:
                 raise UsageError(f"invalid --repack {self.repack!r} (allowed: auto, on or off)")
             out["repack"] = self.repack
         return out
-
-
-def parse_bias(text: str) -> tuple[str, int | float]:
-    """'1234=-100' -> ('1234', -100); a bad one names the flag and what it takes."""
-    token, sep, bias = text.partition("=")
-    value: int | float | None = None
-    if sep and token.strip().isascii() and token.strip().isdigit():
-        try:
-            value = int(bias) if bias.strip().lstrip("+-").isdigit() else float(bias)
-        except ValueError:
-            value = None
-    if value is None or not math.isfinite(value) or not -BIAS_LIMIT <= value <= BIAS_LIMIT:
-        raise UsageError(
-            f"invalid --logit-bias {text!r} (allowed: ID=BIAS, a token id and a number "
-            f"from -{BIAS_LIMIT} to {BIAS_LIMIT}, such as 1234=-100)"
-        )
-    return str(int(token)), value
-
-
-def parse_number(name: str, text: str) -> int | float:
-    """Parse a flag's text as its parameter's type; refuse NaN and infinities."""
-    kind = param_type(name)
-    try:
-        value: int | float = int(text) if kind == "integer" else float(text)
-    except ValueError:
-        value = math.nan
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UsageError(f"invalid {name} {text!r} (allowed: {allowed(name)})")
-    return value
-
-
-def read_json_or_yaml(path: Path, flag: str) -> Any:
-    """A JSON or YAML file given to a flag; errors name the flag and the file."""
-    from ..config import read_user_text
-
-    text = read_user_text(path, flag, "JSON or YAML")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise UsageError(f"{flag} {path}: neither valid JSON nor valid YAML") from None
 
 
 _COMMON = [f.name for f in fields(CommonOptions)]

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.endpoints import model_flag_name
-from ..backends.remote import RemoteBackend, request_fields
+from ..backends.fields import ParameterRefused, request_fields
+from ..backends.remote import RemoteBackend
 from ..backends.remote_errors import RemoteError, from_openai
 from ..batch.reader import BatchLine, LineError
 from ..batch.sink import JobSink
@@ -269,6 +270,12 @@ class FleetJob:
             _, item, ep, err = event
             self._returned(ep)
             self._failed(item, ep, err)
+        elif kind == "refused":
+            _, item, ep, err = event
+            self._returned(ep)
+            self._fail(
+                item.line, LineError("unsupported_parameter", str(err)), ep.url, item.attempts
+            )
         elif kind == "probe":
             _, ep, ok = event
             ep.probed(ok, self.clock())
@@ -331,6 +338,8 @@ class FleetJob:
             comp = self.backend.send(
                 endpoint, item.fields, item.resolved.params, item.line.model, item.tier_model
             )
+        except ParameterRefused as e:  # the line's parameters: its error record, no retry
+            self._events.put(("refused", item, ep, e))
         except RemoteError as e:
             self._events.put(("fail", item, ep, e))
         except Exception as e:  # whatever the transport raised: a failed attempt, never a crash

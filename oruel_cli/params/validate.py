@@ -113,22 +113,26 @@ def check_names(values: dict[str, Any], where: str = "") -> None:
             raise UsageError(where + unknown_name_message(name))
 
 
-def validate_params(values: dict[str, Any], where: str = "") -> GenerationParams:
+def validate_params(
+    values: dict[str, Any], where: str = "", typed: dict[str, str] | None = None
+) -> GenerationParams:
     """Validate a dict of parameters (unset keys take their defaults).
 
     ``where`` prefixes the message ("preset file x.yaml: ") so the user knows
-    which input holds the bad value.
+    which input holds the bad value; ``typed`` holds the text a value was
+    parsed from, which the message quotes as the user typed it.
     """
     check_names(values, where)
+    shown: dict[str, Any] = dict(typed or {})  # text: shown quoted, as typed
     for name, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(_message(where, name, value))
+            raise UsageError(_message(where, name, shown.get(name, value)))
     try:
         return GenerationParams.model_validate(values)
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"
-        value = values.get(name, err.get("input"))
+        value = shown.get(name, values.get(name, err.get("input")))
         reason = err.get("msg", "")
         raise UsageError(_message(where, name, value, reason)) from None
 

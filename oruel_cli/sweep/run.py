@@ -23,28 +23,37 @@ def run_sweep(
     prompt: str | None,
     system: str | None,
     output_json: bool,
+    carry: bool = False,
+    cid: str | None = None,
 ) -> None:
+    """Run the variants; each reply is logged as ask logs one, a conversation of
+    its own (with -c or --cid: the carried messages, then this prompt and reply)."""
     from ..common.command import check_no_endpoint, show_params, stop_signals, warn
     from ..common.prompt import read_prompt
     from ..config import load_config
     from ..engine.completion import json_warning
+    from ..logs.conversation import carry_on
     from ..resolve import ParamResolver
 
     config = load_config()
     flags = opts.flag_params()
-    resolver = ParamResolver(config, opts.preset, flags, system)
+    conv = carry_on(carry, cid)  # a new conversation unless -c or --cid
+    layer = conv.layer(preset_given=opts.preset is not None)
+    resolver = ParamResolver(config, opts.preset, flags, system or conv.system, layer)
     variants = plan(resolver, axes, flags)
     runtime_flags = opts.runtime_flags()
     check_no_endpoint(opts, "--sweep")
     text = read_prompt(prompt)
-    target = opts.apply_template(_one_target(config, opts.model, runtime_flags, variants))
+    target = opts.apply_template(
+        _one_target(config, conv.model(opts.model), runtime_flags, variants)
+    )
     names = differing(variants)
     if opts.show_params:
         for i, v in enumerate(variants, start=1):
             print(f"# variant {i}: {heading(v, names.swept)}", file=sys.stderr)
             show_params(v.effective, target)
         print(f"parallel = {len(variants)}", file=sys.stderr)
-    messages = [{"role": "user", "content": text}]
+    messages = [*conv.messages, {"role": "user", "content": text}]
     for w in {json_warning(messages, v.params, v.resolved.system) for v in variants} - {None}:
         warn(w)
 
@@ -78,6 +87,11 @@ def run_sweep(
     else:
         draw.replies(variants, names, comps)
     draw.stats(comps, batch.seconds)
+    from ..logs.writer import ReplyLog
+
+    log = ReplyLog.for_command("ask", config, opts.no_log, per_reply=True)
+    for v, comp in zip(variants, comps, strict=True):  # after the replies: never costs one
+        log.add(messages, v.resolved, target.path, comp)
     for comp in comps:
         for w in comp.warnings:
             warn(w)
