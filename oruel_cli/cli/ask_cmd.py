@@ -21,6 +21,8 @@ def read_prompt(prompt: str | None) -> str:
         if not text.strip():
             raise UsageError("the prompt on stdin is empty")
         return text.rstrip("\n")
+    if not prompt.strip():
+        raise UsageError("the PROMPT is empty (give some text, or '-' to read stdin)")
     if piped:
         text = sys.stdin.read()
         if text.strip():
@@ -68,12 +70,16 @@ def ask(
         target = resolve_target(config, conv.model(opts.model), runtime_flags, tier)
     else:
         target = RemoteTarget(remote)
-    if opts.show_params:
-        show_params(resolved.effective, target)
-    stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
-    with stop_signals() as stop:
-        from .session import generate_reply, has_tools
+    from ..engine.loader import CHAT_CTX_CAP
+    from .session import ctx_in_effect, generate_reply, has_tools, stream_in_effect
 
+    stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
+    tools = has_tools(resolved.params)
+    if opts.show_params:
+        why_not = "--output-json" if output_json else "--no-stream" if no_stream else "tools"
+        in_effect = stream_in_effect(resolved.params.stream, stream and not tools, why_not)
+        show_params(resolved.effective, target, in_effect | ctx_in_effect(target, CHAT_CTX_CAP))
+    with stop_signals() as stop:
         backend = remote
         if backend is None:
             from ..backends.local import LocalBackend
@@ -82,7 +88,6 @@ def ask(
         with backend:
             if stop.requested:
                 raise Interrupted()
-            tools = has_tools(resolved.params)
             messages = [*conv.messages, {"role": "user", "content": text}]
             comp = generate_reply(backend, messages, resolved, stream and not tools, stop)
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130

@@ -45,7 +45,14 @@ def chat(
     else:
         target = RemoteTarget(remote)
     if opts.show_params:
-        show_params(params.resolved.effective, target)
+        from ..engine.loader import CHAT_CTX_CAP
+        from .session import ctx_in_effect, has_tools, stream_in_effect
+
+        p = params.params
+        in_effect = stream_in_effect(p.stream, sys.stdout.isatty() and not has_tools(p), "tools")
+        show_params(
+            params.resolved.effective, target, in_effect | ctx_in_effect(target, CHAT_CTX_CAP)
+        )
     with stop_signals() as stop:  # a Ctrl-C while loading: exit 130, no traceback
         from ..chat.repl import Chat, LineReader, TerminalReader
 

@@ -5,11 +5,15 @@ from typing import Annotated
 import typer
 
 from . import complete
+from .help import examples
 
-models_app = typer.Typer(help="Local GGUF models: list them, read their headers.")
+models_app = typer.Typer(
+    help="Local GGUF models: list them, read their headers.",
+    epilog=examples("oruel models list", "oruel models info default"),
+)
 
 
-@models_app.command("list")
+@models_app.command("list", epilog=examples("oruel models list", "oruel ask -m NAME hi"))
 def list_models_cmd() -> None:
     """Every model oruel can find: name, size, architecture, quantization, context, path."""
     from rich.table import Table
@@ -40,7 +44,9 @@ def list_models_cmd() -> None:
     out_console().print(table)
 
 
-@models_app.command("info")
+@models_app.command(
+    "info", epilog=examples("oruel models info", "oruel models info ~/models/qwen2.5-0.5b.gguf")
+)
 def info_cmd(
     model: Annotated[
         str | None,

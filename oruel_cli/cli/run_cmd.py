@@ -40,7 +40,9 @@ def run(
     ] = False,
     parallel: Annotated[
         str | None,
-        typer.Option("--parallel", metavar=INTEGER, help="Sequences decoded together (default 8)."),
+        typer.Option(
+            "--parallel", metavar=INTEGER, help="Sequences decoded together (default: 8)."
+        ),
     ] = None,
     log_lines: Annotated[
         bool,

@@ -98,6 +98,7 @@ def complete(finish: Finish, model_name: str) -> Completion:
         first_token_seconds=finish.first_token_seconds,
         error=finish.error,
         cached_tokens=finish.cached_tokens,
+        context_full=finish.context_full,
     )
     if finish.error is not None:
         return comp

@@ -62,6 +62,7 @@ class Finish:
     first_token_seconds: float | None  # admission to the first token (prompt processing)
     error: str | None = None  # why, when finish_reason is "error"
     admitted_at: float = 0.0  # time.perf_counter() at admission
+    context_full: int | None = None  # the context's size, when its end (not max_tokens) cut it
 
 
 Event = Delta | Finish
@@ -365,12 +366,17 @@ class Engine:
         elif req.params.max_tokens is not None and slot.n_gen >= req.params.max_tokens:
             self._finish(slot, "length", events)
         elif len(slot.cached) + 1 >= self.ctx_slot:
-            self._finish(slot, "length", events)
+            self._finish(slot, "length", events, context_full=self.ctx_slot)
         else:
             slot.next_token = token
 
     def _finish(
-        self, slot: _Slot, reason: str, events: list[Event], error: str | None = None
+        self,
+        slot: _Slot,
+        reason: str,
+        events: list[Event],
+        error: str | None = None,
+        context_full: int | None = None,
     ) -> None:
         req = slot.req
         assert req is not None and slot.detok is not None and slot.stops is not None
@@ -393,6 +399,7 @@ class Engine:
                 first_token_seconds=(slot.t_first - slot.t_start) if slot.t_first else None,
                 error=error,
                 admitted_at=slot.t_start,
+                context_full=context_full,
             )
         )
         self._free_chain(slot)
