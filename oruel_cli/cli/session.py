@@ -214,6 +214,7 @@ def print_stats(comp: Completion) -> None:
         f"prompt {comp.prompt_tokens} tokens{_prompt_time(comp)} · "
         f"finish: {comp.finish_shown}[/]",
         highlight=False,
+        soft_wrap=True,  # one line whatever the width: a script reads it as one
     )
 
 
