@@ -238,13 +238,16 @@ def _summary(stats, out_path: Path | None) -> None:  # noqa: ANN001
     from ..batch.stats import summary_rows
     from ..render import err_console
 
-    title = "interrupted: run again with --resume to finish" if stats.interrupted else "done"
-    if stats.stopped and not stats.interrupted:
-        title = "stopped: run again with --resume to finish"
+    # The title stays short: rich wraps it to the table's width (a narrow one), so the
+    # advice to resume is a line of its own under the table.
+    title = "interrupted" if stats.interrupted else "stopped" if stats.stopped else "done"
     table = Table(title=f"oruel run: {title}", show_header=False)
     for key, value in summary_rows(stats):
         table.add_row(key, str(value))
     if stats.stopped:
         table.add_row("stopped", stats.stopped)
     table.add_row("output", str(out_path) if out_path else "stdout")
-    err_console().print(table)
+    console = err_console()
+    console.print(table)
+    if title != "done":
+        console.print("run again with --resume to finish", soft_wrap=True, highlight=False)
