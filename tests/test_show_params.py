@@ -83,6 +83,16 @@ def test_the_context_size_in_effect(show, command):
     assert _line(show(*command, "--ctx", "512"), "ctx") == "ctx = 512 (flag)"
 
 
+def test_run_shows_the_context_per_slot(show, tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"prompt": "hi"}\n', encoding="utf-8")
+    size = min(trained(), loader.SLOT_CTX_CAP)
+    assert _line(show("run", str(jobs), "-o", str(tmp_path / "out.jsonl")), "ctx") == (
+        f"ctx = {size} (default: the model's training context {trained()}, "
+        f"at most {loader.SLOT_CTX_CAP})"
+    )
+
+
 @pytest.mark.model
 def test_chat_params_shows_the_banners_context(tmp_path):
     done = subprocess.run(

@@ -76,7 +76,9 @@ def run(
 
     target = resolve_target(config, opts.model, runtime_flags, job_params.params.tier)
     if opts.show_params:
-        show_params(job_params.effective, target)
+        from .session import ctx_in_effect
+
+        show_params(job_params.effective, target, ctx_in_effect(target, SLOT_CTX_CAP))
         print(f"parallel = {n_slots}", file=sys.stderr)
     with stop_signals() as stop:  # a Ctrl-C inside llama.cpp's log callback would be lost
         backend = LocalBackend.load(target, opts.verbose, n_slots=n_slots, ctx_cap=SLOT_CTX_CAP)
