@@ -110,3 +110,18 @@ def load_preset(name_or_file: str) -> Preset:
 
 def all_presets() -> list[Preset]:
     return [load_preset_file(p) for _, p in sorted(_files().items())]
+
+
+def listable_presets() -> tuple[list[Preset], list[str]]:
+    """Every preset that loads, and one problem a bad file: what `presets list`
+    shows. One bad user file must not hide the others (using it by name stays
+    exit 2; its problem is still said, once). A bad user file that shadows a
+    built-in hides the built-in too: `-p NAME` would load the bad file."""
+    good: list[Preset] = []
+    problems: list[str] = []
+    for _, path in sorted(_files().items()):
+        try:
+            good.append(load_preset_file(path))
+        except UsageError as e:
+            problems.append(str(e))
+    return good, problems

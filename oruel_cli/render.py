@@ -75,15 +75,27 @@ def markdown(text: str):  # noqa: ANN201 - rich.markdown.Markdown
 
 @lru_cache(maxsize=1)
 def _markdown_class() -> type:
-    """rich's Markdown, but an ordered list's numbers get room for two digits from
-    the start: rich sizes them to the last number, so a tall list would shift
-    every item right on reaching item 10, after its first lines were printed
-    for good (lazy: rich's Markdown costs start-up time)."""
+    """rich's Markdown, with two changes to an ordered list's numbers: each keeps
+    its dot ("1. Citrus", as written; rich prints "1 Citrus"), and they get room
+    for two digits from the start: rich sizes them to the last number, so a tall
+    list would shift every item right on reaching item 10, after its first lines
+    were printed for good (lazy: rich's Markdown costs start-up time)."""
     from rich.markdown import ListItem, Markdown
+    from rich.segment import Segment
 
     class _ListItem(ListItem):
         def render_number(self, console, options, number, last_number):  # noqa: ANN001, ANN201
-            return super().render_number(console, options, number, max(last_number, 10))
+            width = len(str(max(last_number, 10))) + 3  # digits, the dot, a space, a margin
+            lines = console.render_lines(
+                self.elements, options.update(width=options.max_width - width), style=self.style
+            )
+            style = console.get_style("markdown.item.number", default="none")
+            numeral = Segment(f"{number}.".rjust(width - 1) + " ", style)
+            padding = Segment(" " * width, style)
+            for i, line in enumerate(lines):
+                yield numeral if i == 0 else padding
+                yield from line
+                yield Segment("\n")
 
     class _Markdown(Markdown):
         elements = {**Markdown.elements, "list_item_open": _ListItem}

@@ -338,7 +338,7 @@ def test_show_params_with_config_preset_and_flags(run_cli, isolated_env, fake_mo
 
 def test_click_usage_errors_exit_2(run_cli):
     r = run_cli("ask", "--temprature", "1", "hi")
-    assert r.code == 2 and "No such option" in r.err and "Traceback" not in r.err
+    assert r.code == 2 and "oruel: error: no such option" in r.err and "Traceback" not in r.err
     r = run_cli("ask", "hi", "--top-k")
     assert r.code == 2 and "requires an argument" in r.err and not r.targets
 
@@ -531,7 +531,10 @@ def test_script_usage_error(tmp_path, args, detail):
 
 @pytest.mark.parametrize(
     "args, detail",
-    [(("--temprature", "1", "hi"), "No such option"), (("hi", "--top-k"), "requires an argument")],
+    [
+        (("--temprature", "1", "hi"), "oruel: error: no such option"),
+        (("hi", "--top-k"), "requires an argument"),
+    ],
 )
 def test_script_parser_errors(tmp_path, args, detail):
     p = oruel("ask", "-m", str(tmp_path / "missing.gguf"), *args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -129,3 +130,47 @@ def test_the_distribution_picture_fits_the_terminal(width, n):
     text = "\n".join(lines)
     assert text.count("top_p 0.5") == n  # every value has its column, in one table or more
     assert "␣Rome" in text and "↵" in text and "cut" in text
+
+
+def _penalty_result(values: list[float]) -> dict:
+    rows = [
+        {"text": t, "count": c, "logit_before": 11.62, "logit_after": 11.62 / values[0],
+         "formula": "11.62 / v"}
+        for t, c in ((" a", 3), (" of", 2), (" cultures", 2), (" feline", 1))
+    ]  # fmt: skip
+    pics = [{"value": v, "rows": rows, "next_before_text": " freedom", "next_after_text": " freedom"}
+            for v in values]  # fmt: skip
+    return {"kind": "penalty", "parameter": "repetition_penalty", "prompt": "p", "model": "m",
+            "values": values, "pictures": pics,
+            "prefix": {"tokens": [1, 2, 3], "text": "The cat is a cat"}}  # fmt: skip
+
+
+def _drawn(result: dict, width: int) -> list[str]:
+    from rich.console import Console
+
+    from oruel_cli.demo.draw import picture
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    picture(result, console)
+    return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_the_penalty_headers_name_each_value_whole(width):
+    lines = _drawn(_penalty_result([1.1, 1.3, 1.5]), width)
+    assert all(len(line) <= width for line in lines)
+    header = next(ln for ln in lines if ln.startswith("token"))
+    assert "…" not in header, header
+    for v in ("1.1", "1.3", "1.5"):
+        assert re.search(rf"(^|\s){re.escape(v)}(\s|$)", header.split("logit", 1)[1]), header
+
+
+def test_the_temperature_headers_say_which_column_is_raw():
+    rows = [{"id": 0, "text": "I", "p_before": 0.5, "p_after": 0.5, "kept": True}]
+    pics = [{"value": v, "stage": "greedy" if v == 0 else "temperature", "before": [],
+             "rows": rows, "kept": 1, "kept_mass": 1.0, "n_vocab": 10}
+            for v in (0.0, 1.0, 1.5)]  # fmt: skip
+    result = {"kind": "distribution", "parameter": "temperature", "prompt": "p", "model": "m",
+              "values": [0.0, 1.0, 1.5], "pictures": pics}  # fmt: skip
+    header = next(ln for ln in _drawn(result, 80) if ln.startswith("token")).split()
+    assert header == ["token", "raw", "T", "0", "greedy", "T", "1", "(=", "raw)", "T", "1.5"]

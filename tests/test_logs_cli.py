@@ -326,3 +326,18 @@ def test_a_closed_stdout_ends_an_export_quietly():
     proc.stdout.close()  # as `| head -c 100` does
     err = proc.stderr.read()
     assert proc.wait(60) == 0 and err == b""
+
+
+def test_a_search_that_matches_nothing_says_so(cli):
+    insert(make_row("Tell me about foxes.", "Foxes hunt at night.", conversation_id="aaa"))
+    r = cli("logs", "-q", "zebra")
+    assert r.code == 0 and r.out == ""
+    assert r.err.strip().splitlines() == [
+        "no reply matches -q 'zebra' (`oruel logs` lists the latest)"
+    ]
+    r = cli("logs", "list", "--cid", "nope", "-q", "fox")
+    assert r.code == 0 and r.out == "" and "matches -q 'fox', --cid 'nope'" in r.err
+    r = cli("logs", "--cid", "nope", "--json")
+    assert r.code == 0 and json.loads(r.out) == [] and r.err == ""  # JSON: the empty array says it
+    r = cli("logs", "-q", "fox")
+    assert r.code == 0 and "Foxes hunt" in r.out and r.err == ""

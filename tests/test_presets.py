@@ -241,3 +241,43 @@ def test_unknown_name_lists_the_known_ones_and_suggests(config_home):
     for name in REFERENCE:
         assert name in message
     assert "did you mean" not in usage_error("zzzz")
+
+
+# --- presets list: a bad file is left out, with a warning ------------------------
+
+
+def test_presets_list_shows_the_valid_ones_and_warns_once_per_bad_file(
+    config_home, monkeypatch, capsys
+):
+    import sys
+
+    from oruel_cli.cli.main import main
+
+    bad = user_preset(config_home, "broken.yaml", "name: broken\nparams:\n  temperature: 9\n")
+    typo = user_preset(config_home, "typo.yaml", "name: typo\nparms: {}\n")
+    user_preset(config_home, "haiku.yaml", "name: haiku\nparams:\n  max_tokens: 40\n")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def run(*args: str) -> tuple[int | str | None, str, str]:
+        monkeypatch.setattr(sys, "argv", ["oruel", "presets", *args])
+        try:
+            main()
+            code: int | str | None = 0
+        except SystemExit as e:
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = run("list")
+    assert code == 0, err
+    for name in [*REFERENCE, "haiku"]:
+        assert f"│ {name} " in out, name
+    assert "broken" not in out and "typo" not in out
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 2, err
+    assert str(bad) in warnings[0] and "temperature" in warnings[0]
+    assert str(typo) in warnings[1] and "parms" in warnings[1]
+    assert all(w.startswith("warning: ") for w in warnings)
+    code, _, err = run("show", "broken")
+    assert code == 2 and str(bad) in err and err.startswith("oruel: error: ")

@@ -107,7 +107,17 @@ def test_an_ordered_list_keeps_its_indent_past_item_nine():
     first lines are printed for good before the list is whole)."""
     nine = whole("".join(f"{i}. x\n" for i in range(1, 10))).splitlines()
     ten = whole("".join(f"{i}. x\n" for i in range(1, 11))).splitlines()
-    assert ten[:9] == nine and ten[9].startswith(" 10 x")
+    assert ten[:9] == nine and ten[9].startswith(" 10. x")
+
+
+def test_an_ordered_list_keeps_its_dots():
+    lines = [
+        ln.rstrip()
+        for ln in whole("1. Citrus\n2. Apple, a fruit that " + "grows " * 9).splitlines()
+    ]
+    assert lines[0] == "  1. Citrus"
+    assert lines[1].startswith("  2. Apple, a fruit")
+    assert lines[2].startswith("     grows")  # a wrapped item lines up under its text
 
 
 @settings(max_examples=30, deadline=None)

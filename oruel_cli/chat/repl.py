@@ -25,7 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..common.command import Stop, show_params
+from ..common.command import Stop, ctx_in_effect, show_params, stream_in_effect
+from ..engine.loader import CHAT_CTX_CAP
 from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure, UsageError
 from ..render import (
     MarkdownStream,
@@ -103,7 +104,7 @@ def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> s
         else:  # tokens without a first one's time: a remote reply that came whole
             when = "sent whole" if comp.completion_tokens else "no token"
         parts = [head, when, prompt, context] if ctx else [head, when, prompt]
-        line = " · ".join([*parts, finish + comp.finish_reason])
+        line = " · ".join([*parts, finish + comp.finish_shown])
         if width is None or len(line) <= width:
             break
     return line
@@ -270,7 +271,12 @@ class Chat:
         self.err.print(f"[red]error:[/] {_escape(text)}", highlight=False, soft_wrap=True)
 
     def show_params(self) -> None:
-        show_params(self.session.params.resolved.effective, self.target)
+        p = self.session.params.params
+        streams = not p.tools_active and not p.logprobs and (sys.stdout.isatty() or bool(p.stream))
+        in_effect = stream_in_effect(p.stream, streams, "tools")
+        if self.ctx is not None:
+            in_effect |= ctx_in_effect(self.target, CHAT_CTX_CAP, known=self.ctx)
+        show_params(self.session.params.resolved.effective, self.target, in_effect)
         self.say(self.session.params.system_line())
 
     def banner(self) -> None:

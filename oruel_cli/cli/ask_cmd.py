@@ -69,19 +69,29 @@ def ask(
         opts.apply_template(target)
     else:
         target = RemoteTarget(remote)
-    if opts.show_params and not opts.ban:
-        show_params(resolved.effective, target)
+    from ..common.command import ctx_in_effect, generate_reply, stream_in_effect
+    from ..engine.loader import CHAT_CTX_CAP
+
     if show_prompt:
+        if opts.show_params:
+            show_params(resolved.effective, target)
         from .prompt_view import print_prompt
 
         messages = [*conv.messages, {"role": "user", "content": text}]
         return print_prompt(target, messages, resolved, opts.verbose, output_json)
     picture = resolved.params.logprobs and not output_json  # drawn once the reply is whole
     stream = not no_stream and not output_json and (sys.stdout.isatty() or resolved.params.stream)
+    tools = resolved.params.tools_active
+    why_not = (
+        "--output-json" if output_json else "--no-stream" if no_stream
+        else "--logprobs" if picture else "tools"
+    )  # fmt: skip
     stream = stream and not picture
+    in_effect = stream_in_effect(resolved.params.stream, stream and not tools, why_not)
+    in_effect |= ctx_in_effect(target, CHAT_CTX_CAP)
+    if opts.show_params and not opts.ban:
+        show_params(resolved.effective, target, in_effect)
     with stop_signals() as stop:
-        from ..common.command import generate_reply
-
         backend = remote
         if backend is None:
             from ..backends.local import LocalBackend
@@ -96,8 +106,7 @@ def ask(
                 )
                 resolved = resolver.resolve()
                 if opts.show_params:
-                    show_params(resolved.effective, target)
-            tools = resolved.params.tools_active
+                    show_params(resolved.effective, target, in_effect)
             messages = [*conv.messages, {"role": "user", "content": text}]
             comp = generate_reply(backend, messages, resolved, stream and not tools, stop)
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130

@@ -48,7 +48,14 @@ def chat(
     else:
         target = RemoteTarget(remote)
     if opts.show_params:
-        show_params(params.resolved.effective, target)
+        from ..common.command import ctx_in_effect, stream_in_effect
+        from ..engine.loader import CHAT_CTX_CAP
+
+        p = params.params
+        in_effect = stream_in_effect(p.stream, sys.stdout.isatty() and not p.tools_active, "tools")
+        show_params(
+            params.resolved.effective, target, in_effect | ctx_in_effect(target, CHAT_CTX_CAP)
+        )
     with stop_signals() as stop:  # a Ctrl-C while loading: exit 130, no traceback
         from ..chat.repl import Chat, LineReader, TerminalReader
 

@@ -11,10 +11,13 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
+from .help import examples
 
 logs_app = typer.Typer(
-    help="The reply log: every prompt and reply of ask, kept and searchable.",
+    help="The reply log: every reply of ask and chat (and of run --log, serve --log), "
+    "kept and searchable.",
     invoke_without_command=True,
+    epilog=examples("oruel logs", "oruel logs -q citrus -n 0", "oruel logs show 12"),
 )
 
 Count = Annotated[
@@ -48,7 +51,9 @@ def _filters(query: str | None, model: str | None, cid: str | None, since: str |
     from ..logs.dates import parse_when
     from ..logs.query import Filters
 
+    typed = {"-q": query, "-m": model, "--cid": cid, "--since": since, "--until": until}
     return Filters(
+        shown={flag: text for flag, text in typed.items() if text is not None},
         query=query,
         model=model,
         cid=cid,
@@ -91,7 +96,9 @@ def logs(
         raise UsageError(f"put the options of `oruel logs` after {ctx.invoked_subcommand!r}")
 
 
-@logs_app.command("list")
+@logs_app.command(
+    "list", epilog=examples("oruel logs list -n 10 -u", "oruel logs list --cid 3 --json")
+)
 def list_cmd(
     count: Count = 3,
     query: Query = None,
@@ -107,7 +114,7 @@ def list_cmd(
     _list(count, query, model, cid, since, until, as_json, usage, jobs)
 
 
-@logs_app.command("show")
+@logs_app.command("show", epilog=examples("oruel logs show 12", "oruel logs show 12 | less"))
 def show(reply_id: Annotated[str, typer.Argument(metavar="ID", help="A reply's ID.")]) -> None:
     """One exchange in full: messages, reply, parameters and their sources."""
     from ..logs.listing import show_reply
@@ -115,7 +122,9 @@ def show(reply_id: Annotated[str, typer.Argument(metavar="ID", help="A reply's I
     show_reply(reply_id)
 
 
-@logs_app.command("rm")
+@logs_app.command(
+    "rm", epilog=examples("oruel logs rm 12", "oruel logs rm --before 2026-01-01 --yes")
+)
 def rm(
     reply_id: Annotated[
         str | None, typer.Argument(metavar="[ID]", help="A reply's ID.", show_default=False)
@@ -138,7 +147,10 @@ def rm(
     remove(selection(reply_id, cid, when, everything), yes)
 
 
-@logs_app.command("export")
+@logs_app.command(
+    "export",
+    epilog=examples("oruel logs export > replies.jsonl", "oruel logs export --format md -q citrus"),
+)
 def export(
     fmt: Annotated[
         str, typer.Option("--format", metavar="jsonl|md", help="jsonl or md.")
@@ -155,13 +167,15 @@ def export(
     run_export(_filters(query, model, cid, since, until), fmt)
 
 
-@logs_app.command("on")
+@logs_app.command("on", epilog=examples("oruel logs on", "oruel logs status"))
 def on() -> None:
     """Keep replies in the log (writes `log: true` into the config file)."""
     _switch(True)
 
 
-@logs_app.command("off")
+@logs_app.command(
+    "off", epilog=examples("oruel logs off", 'oruel ask --no-log "one reply unlogged"')
+)
 def off() -> None:
     """Keep no replies (writes `log: false` into the config file); the log stays."""
     _switch(False)
@@ -177,7 +191,7 @@ def _switch(value: bool) -> None:
     print(f"logging is {state} (log: {str(value).lower()} in {path})", file=sys.stderr)
 
 
-@logs_app.command("status")
+@logs_app.command("status", epilog=examples("oruel logs status", "oruel logs off"))
 def status() -> None:
     """On or off, how many replies, the file's size and path."""
     from ..logs.status import status_lines
@@ -185,7 +199,9 @@ def status() -> None:
     print("\n".join(status_lines()))
 
 
-@logs_app.command("path")
+@logs_app.command(
+    "path", epilog=examples("oruel logs path", 'sqlite3 "$(oruel logs path)" .tables')
+)
 def path() -> None:
     """The log database's path."""
     from ..logs.store import db_path

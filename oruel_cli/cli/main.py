@@ -15,6 +15,7 @@ from ..errors import Interrupted, OruelError
 from .ask_cmd import ask
 from .bench_cmd import bench
 from .chat_cmd import chat
+from .help import examples, tidy_help, usage_error_line
 from .logs_cmd import logs_app
 from .models_cmd import models_app
 from .params_cmd import params_app
@@ -22,21 +23,46 @@ from .presets_cmd import presets_app
 from .run_cmd import run
 from .serve_cmd import serve
 
+tidy_help()
 app = typer.Typer(
     name="oruel",
     help="Chat, one-shot and batch runs of local GGUF models, with the Oru'el inference parameters.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    epilog=examples(
+        'oruel ask "Name three citrus fruits"',
+        "oruel chat -p chatbot",
+        "oruel run jobs.jsonl -o results.jsonl",
+    ),
 )
 app.add_typer(params_app, name="params")
 app.add_typer(presets_app, name="presets")
 app.add_typer(models_app, name="models")
-app.command()(chat)
+app.command(epilog=examples("oruel chat", "oruel chat -p creative -t 1.0", "oruel chat -c"))(chat)
 app.add_typer(logs_app, name="logs")
-app.command(no_args_is_help=False)(ask)
-app.command()(run)
-app.command()(bench)
-app.command()(serve)
+app.command(
+    no_args_is_help=False,
+    epilog=examples(
+        'oruel ask "Name three citrus fruits"',
+        'cat notes.md | oruel ask "Summarize this" -p summarization',
+        'oruel ask -t 0 --output-json "2+2="',
+    ),
+)(ask)
+app.command(
+    epilog=examples(
+        "oruel run jobs.jsonl",
+        "oruel run jobs.jsonl -o out.jsonl --parallel 4 -p extraction",
+        "oruel run jobs.jsonl -o out.jsonl --resume",
+    )
+)(run)
+app.command(epilog=examples("oruel bench", "oruel bench --single --tokens 64 -m NAME"))(bench)
+app.command(
+    epilog=examples(
+        "oruel serve",
+        "oruel serve -m ~/models/qwen2.5-0.5b.gguf --port 8080 --parallel 8",
+        'oruel serve --host 0.0.0.0 --api-key "$KEY"',
+    )
+)(serve)
 
 
 def _version(value: bool) -> None:
@@ -80,9 +106,13 @@ def main() -> None:
         sys.exit(130)
     except Exception as e:  # the parser's usage errors and anything unforeseen
         # Click's ClickException (vendored inside typer since 0.2x, so no `import
-        # click`): it knows how to show itself and its exit code (2 for usage).
+        # click`): its message and exit code (2 for usage), said as oruel says
+        # its own errors; only "no arguments: here is the help" shows itself.
         if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
-            e.show()
+            if type(e).__name__ == "NoArgsIsHelpError":
+                e.show()
+            else:
+                print(usage_error_line(e), file=sys.stderr)
             sys.exit(e.exit_code)
         print(f"oruel: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)

@@ -6,9 +6,15 @@ from typing import Annotated
 import typer
 
 from ..common import complete
+from .help import examples
 
 models_app = typer.Typer(
-    help="GGUF models: list them, read their headers, pull them from Hugging Face, remove them."
+    help="GGUF models: list them, read their headers, pull them from Hugging Face, remove them.",
+    epilog=examples(
+        "oruel models list",
+        "oruel models pull bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M",
+        "oruel models info default",
+    ),
 )
 
 RefArg = Annotated[
@@ -19,7 +25,7 @@ RefArg = Annotated[
 ]
 
 
-@models_app.command("list")
+@models_app.command("list", epilog=examples("oruel models list", "oruel ask -m NAME hi"))
 def list_models_cmd() -> None:
     """Every model oruel can find, local and pulled: name or REF, size, quant, context, path."""
     from rich.table import Table
@@ -53,7 +59,13 @@ def list_models_cmd() -> None:
     out_console().print(table)
 
 
-@models_app.command("pull")
+@models_app.command(
+    "pull",
+    epilog=examples(
+        "oruel models pull bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M",
+        "oruel models pull hf.co/user/repo:Q8_0",
+    ),
+)
 def pull_cmd(ref: RefArg) -> None:
     """Download a GGUF model from Hugging Face into its cache (resumes an interrupted pull)."""
     from ..hub.pull import pull_ref
@@ -66,7 +78,13 @@ def pull_cmd(ref: RefArg) -> None:
     print(f"{parsed}: {path} ({info.size_human}, {info.quantization or '?'})")
 
 
-@models_app.command("rm")
+@models_app.command(
+    "rm",
+    epilog=examples(
+        "oruel models rm bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M",
+        "oruel models rm user/repo:Q8_0 -y",
+    ),
+)
 def rm_cmd(
     ref: RefArg,
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask first.")] = False,
@@ -78,7 +96,9 @@ def rm_cmd(
     remove_ref(parse_ref(ref), yes)
 
 
-@models_app.command("info")
+@models_app.command(
+    "info", epilog=examples("oruel models info", "oruel models info ~/models/qwen2.5-0.5b.gguf")
+)
 def info_cmd(
     model: Annotated[
         str | None,

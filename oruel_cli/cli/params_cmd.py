@@ -9,8 +9,12 @@ from ..errors import UsageError
 from ..params.model import PARAM_NAMES
 from ..params.validate import default_text, param_type, range_text, unknown_name_message
 from .compare import demo_options
+from .help import examples
 
-params_app = typer.Typer(help="The inference parameters: a table, and a reference card each.")
+params_app = typer.Typer(
+    help="The inference parameters: a table, and a reference card each.",
+    epilog=examples("oruel params list", "oruel params explain top_p"),
+)
 
 
 def load_cards() -> dict[str, Any]:
@@ -38,7 +42,7 @@ def styled(text: str):  # noqa: ANN201 - rich.text.Text
     return Text.from_markup(marked)
 
 
-@params_app.command("list")
+@params_app.command("list", epilog=examples("oruel params list", "oruel params list | less"))
 def list_params() -> None:
     """A table of every parameter: type, range, default, what it does."""
     from rich.table import Table
@@ -57,7 +61,14 @@ def list_params() -> None:
     out_console().print(table)
 
 
-@params_app.command("explain")
+@params_app.command(
+    "explain",
+    epilog=examples(
+        "oruel params explain temperature",
+        'oruel params explain temperature --demo "The capital of France is"',
+        'oruel params explain top_k --demo "My favourite fruit is" --values 1,5,40',
+    ),
+)
 @demo_options
 def explain(
     name: Annotated[

@@ -5,30 +5,43 @@ from typing import Annotated
 import typer
 
 from ..common import complete
+from .help import examples
 
-presets_app = typer.Typer(help="The use-case presets: built in and your own.")
+presets_app = typer.Typer(
+    help="The use-case presets: built in and your own.",
+    epilog=examples("oruel presets list", "oruel presets show code"),
+)
 
 
-@presets_app.command("list")
+@presets_app.command(
+    "list", epilog=examples("oruel presets list", 'oruel ask -p qa "Who wrote Hamlet?"')
+)
 def list_presets() -> None:
-    """Every preset, built-in and user, with its parameters."""
+    """Every preset, built-in and user, with its parameters; a bad preset file is
+    left out with a warning."""
     from rich.table import Table
 
+    from ..common.command import warn
     from ..params.validate import show_value
-    from ..presets import all_presets, user_dir
+    from ..presets import listable_presets, user_dir
     from ..render import out_console
 
     table = Table(title="Presets")
     for col in ("name", "parameters", "description", "from"):
         table.add_column(col, overflow="fold")
-    for p in all_presets():
+    presets, problems = listable_presets()
+    for problem in problems:  # listed without it, and said why: `presets show` names it too
+        warn(f"{problem} (left out)")
+    for p in presets:
         values = ", ".join(f"{k}={show_value(v)}" for k, v in p.params.items())
         origin = "user" if p.path.startswith(str(user_dir())) else "built-in"
         table.add_row(p.name, values, p.description, origin)
     out_console().print(table)
 
 
-@presets_app.command("show")
+@presets_app.command(
+    "show", epilog=examples("oruel presets show creative", "oruel presets show ./mine.yaml")
+)
 def show_preset(
     name: Annotated[
         str,

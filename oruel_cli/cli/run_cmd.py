@@ -40,7 +40,9 @@ def run(
     ] = False,
     parallel: Annotated[
         str | None,
-        typer.Option("--parallel", metavar=INTEGER, help="Sequences decoded together (default 8)."),
+        typer.Option(
+            "--parallel", metavar=INTEGER, help="Sequences decoded together (default: 8)."
+        ),
     ] = None,
     log_lines: Annotated[
         bool,
@@ -77,7 +79,9 @@ def run(
     target = resolve_target(config, opts.model, runtime_flags, job_params.params.tier)
     opts.apply_template(target)
     if opts.show_params:
-        show_params(job_params.effective, target)
+        from ..common.command import ctx_in_effect
+
+        show_params(job_params.effective, target, ctx_in_effect(target, SLOT_CTX_CAP))
         print(f"parallel = {n_slots}", file=sys.stderr)
     with stop_signals() as stop:  # a Ctrl-C inside llama.cpp's log callback would be lost
         backend = LocalBackend.load(target, opts.verbose, n_slots=n_slots, ctx_cap=SLOT_CTX_CAP)
@@ -249,13 +253,16 @@ def _summary(stats, out_path: Path | None) -> None:  # noqa: ANN001
     from ..batch.stats import summary_rows
     from ..render import err_console
 
-    title = "interrupted: run again with --resume to finish" if stats.interrupted else "done"
-    if stats.stopped and not stats.interrupted:
-        title = "stopped: run again with --resume to finish"
+    # The title stays short: rich wraps it to the table's width (a narrow one), so the
+    # advice to resume is a line of its own under the table.
+    title = "interrupted" if stats.interrupted else "stopped" if stats.stopped else "done"
     table = Table(title=f"oruel run: {title}", show_header=False)
     for key, value in summary_rows(stats):
         table.add_row(key, str(value))
     if stats.stopped:
         table.add_row("stopped", stats.stopped)
     table.add_row("output", str(out_path) if out_path else "stdout")
-    err_console().print(table)
+    console = err_console()
+    console.print(table)
+    if title != "done":
+        console.print("run again with --resume to finish", soft_wrap=True, highlight=False)

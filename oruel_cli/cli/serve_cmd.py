@@ -6,6 +6,7 @@ anything loads; the server itself lives in `oruel_cli.serve`.
 
 import ipaddress
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -48,7 +49,7 @@ def serve(
         typer.Option(
             "--parallel",
             metavar="INTEGER",
-            help=f"Requests decoded together per model (default {DEFAULT_PARALLEL}).",
+            help=f"Requests decoded together per model (default: {DEFAULT_PARALLEL}).",
         ),
     ] = None,
     queue: Annotated[
@@ -56,7 +57,7 @@ def serve(
         typer.Option(
             "--queue",
             metavar="INTEGER",
-            help=f"Requests waiting per model before 429 (default {DEFAULT_QUEUE}).",
+            help=f"Requests waiting per model before 429 (default: {DEFAULT_QUEUE}).",
         ),
     ] = None,
     api_key: Annotated[
@@ -88,7 +89,7 @@ def serve(
         typer.Option(
             "--ctx",
             metavar="INTEGER",
-            help="Context per sequence (default 4096).",
+            help="Context per sequence (default: 4096).",
             rich_help_panel=R,
         ),
     ] = None,
@@ -136,10 +137,15 @@ def serve(
     served: list[ServedModel] = []
     for spec in model or [None]:
         target = runtime.apply_template(resolve_target(config, spec, runtime_flags))
-        name = spec or config.model or "default"
+        name = served_name(spec or config.model or "default", target.path)
         for other in served:
             if other.path.resolve() == target.path.resolve():
                 raise UsageError(f"--model {name} and --model {other.id} are the same file")
+            if other.id == name:
+                raise UsageError(
+                    f"two models would be served as {name!r} ({other.path} and {target.path}); "
+                    "give one of them a config alias"
+                )
         served.append(ServedModel(name, target, n_slots, queue_max))
     registry = Registry(config, served)
     state = ServeState(config, registry, resolver, Metrics(lambda: registry.models), api_key=key)
@@ -151,6 +157,14 @@ def serve(
     rc = run_server(state, opts)
     if rc:
         raise typer.Exit(rc)
+
+
+def served_name(spec: str, path: Path) -> str:
+    """The name clients see: a name or alias as given, a file by its stem (the
+    name `ask` reports for it), never the server's file system path."""
+    if spec != "default" and Path(spec).expanduser().is_file():
+        return path.stem
+    return spec
 
 
 def is_loopback(host: str) -> bool:

@@ -102,11 +102,44 @@ class RemoteTarget:
         return out
 
 
-def show_params(effective: Effective, target: Any) -> None:
-    """--show-params: each parameter with its source, then the runtime settings."""
+def show_params(effective: Effective, target: Any, in_effect: dict[str, str] | None = None) -> None:
+    """--show-params: each parameter with its source, then the runtime settings.
+
+    `in_effect` replaces a line by what the command really does and why
+    ("stream": "true (stdout is a terminal)"), where that differs from the
+    parameter's own value (a terminal streams, the context has a size)."""
     model = target.model_line() if hasattr(target, "model_line") else f"model = {target.path}"
     lines = effective.lines() + [model] + target.runtime.lines()
+    for key, text in (in_effect or {}).items():
+        lines = [f"{key} = {text}" if ln.startswith(f"{key} = ") else ln for ln in lines]
     print("\n".join(lines), file=sys.stderr)
+
+
+def stream_in_effect(param: bool | None, streams: bool, why_not: str = "") -> dict[str, str]:
+    """The stream line when the command does otherwise than the parameter says."""
+    if streams == bool(param):
+        return {}
+    if streams:
+        return {"stream": "true (stdout is a terminal: replies stream there)"}
+    return {"stream": f"false ({why_not or 'the reply is printed whole'})"}
+
+
+def ctx_in_effect(target: Any, cap: int, known: int | None = None) -> dict[str, str]:
+    """The ctx line with the context's size when no --ctx sets it: the model's
+    training context (read from the file's header), at most `cap`."""
+    runtime = getattr(target, "runtime", None)
+    if getattr(runtime, "ctx", 0) is None:  # a local model without --ctx
+        from ..errors import OruelError
+        from ..models.gguf import check_gguf
+
+        try:
+            trained = check_gguf(target.path).context_length
+        except OruelError:  # the load says what is wrong with the file
+            trained = None
+        size = known or min(trained or cap, cap)
+        what = f"the model's training context {trained}" if trained else "unknown training context"
+        return {"ctx": f"{size} (default: {what}, at most {cap})"}
+    return {}
 
 
 def warn(text: str) -> None:
@@ -215,8 +248,9 @@ def print_stats(comp: Completion) -> None:
     err_console().print(
         f"[dim]{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s · "
         f"prompt {comp.prompt_tokens} tokens{_prompt_time(comp)} · "
-        f"finish: {comp.finish_reason}[/]",
+        f"finish: {comp.finish_shown}[/]",
         highlight=False,
+        soft_wrap=True,  # one line whatever the width: a script reads it as one
     )
 
 

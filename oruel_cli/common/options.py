@@ -80,7 +80,7 @@ Repack = Annotated[
         "--repack",
         metavar=choices(REPACK_CHOICES),
         autocompletion=complete.choices(*REPACK_CHOICES),
-        help="llama.cpp weight repacking (default auto: off on AMX CPUs).",
+        help="llama.cpp weight repacking (default: auto, off on AMX CPUs).",
         rich_help_panel=R,
     ),
 ]
@@ -319,7 +319,7 @@ class CommonOptions:
         typer.Option(
             "--timeout",
             metavar="S",
-            help="Seconds a remote request may take (default 600).",
+            help="Seconds a remote request may take (default: 600).",
             rich_help_panel=E,
         ),
     ] = None  # noqa: E501

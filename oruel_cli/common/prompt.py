@@ -15,6 +15,8 @@ def read_prompt(prompt: str | None) -> str:
         if not text.strip():
             raise UsageError("the prompt on stdin is empty")
         return text.rstrip("\n")
+    if not prompt.strip():
+        raise UsageError("the PROMPT is empty (give some text, or '-' to read stdin)")
     if piped:
         text = sys.stdin.read()
         if text.strip():

@@ -176,7 +176,9 @@ def _cut_note(result: dict[str, Any]) -> Text:
 def _column_label(name: str, pic: dict[str, Any]) -> str:
     value = _value_text(name, pic["value"])
     if name == "temperature":
-        return f"T {value} greedy" if pic["stage"] == "greedy" else f"T {value}"
+        if pic["stage"] == "greedy":
+            return f"T {value} greedy"
+        return f"T {value} (= raw)" if pic["value"] == 1 else f"T {value}"
     return f"{name} {value}" + (" (off)" if pic["stage"] is None else "")
 
 
@@ -185,8 +187,8 @@ def _dist_table(result: dict[str, Any], pics: list[dict[str, Any]], bar_w: int) 
     table = Table(box=None, pad_edge=False, padding=(0, 1), show_footer=True)
     table.add_column("token", no_wrap=True, footer=Text("kept", style="bold"))
     first = pics[0]
-    head = (
-        "raw (T 1)"
+    head = (  # the model's own distribution, softmax at T 1: a value column of T 1 says so
+        "raw"
         if name == "temperature"
         else " → ".join(p.split(" (")[0] for p in first["before"]).replace("temperature", "T")
     )
@@ -258,6 +260,7 @@ def penalties(result: dict[str, Any], console: Console) -> None:
 
 
 _PENALTY_ROWS = 12
+_PENALTY_CELL = len("10.56 -1.06")  # a logit and its change: what a value column holds
 
 
 def _penalty_table(result: dict[str, Any], pics: list[dict[str, Any]], room: int) -> Table:
@@ -273,8 +276,8 @@ def _penalty_table(result: dict[str, Any], pics: list[dict[str, Any]], room: int
         footer=Text(visible(first["next_before_text"], 9), style="cyan"),
     )
     labels = [f"{name} {_value_text(name, pic['value'])}" for pic in pics]
-    if max(map(len, labels)) > room:  # the title names the parameter: the values will do
-        labels = [_value_text(name, pic["value"]) for pic in pics]
+    if max(map(len, labels)) > min(room, _PENALTY_CELL):  # wider than its cells, or cut:
+        labels = [_value_text(name, pic["value"]) for pic in pics]  # the title names it
     for pic, label in zip(pics, labels, strict=True):
         nxt = Text(visible(pic["next_after_text"], room), style="cyan bold")
         table.add_column(Text(label, style="bold"), justify="right", footer=nxt, no_wrap=True)

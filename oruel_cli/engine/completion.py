@@ -116,6 +116,7 @@ def complete(finish: Finish, model_name: str) -> Completion:
         error=finish.error,
         cached_tokens=finish.cached_tokens,
         logprobs=finish.logprobs,
+        context_full=finish.context_full,
     )
     if finish.error is not None:
         return comp

@@ -65,6 +65,7 @@ class Finish:
     error: str | None = None  # why, when finish_reason is "error"
     admitted_at: float = 0.0  # time.perf_counter() at admission
     logprobs: list[Entry] | None = None  # every token's entry, when the request asked
+    context_full: int | None = None  # the context's size, when its end (not max_tokens) cut it
 
 
 Event = Delta | Finish
@@ -378,12 +379,17 @@ class Engine:
         elif req.params.max_tokens is not None and slot.n_gen >= req.params.max_tokens:
             self._finish(slot, "length", events)
         elif len(slot.cached) + 1 >= self.ctx_slot:
-            self._finish(slot, "length", events)
+            self._finish(slot, "length", events, context_full=self.ctx_slot)
         else:
             slot.next_token = token
 
     def _finish(
-        self, slot: _Slot, reason: str, events: list[Event], error: str | None = None
+        self,
+        slot: _Slot,
+        reason: str,
+        events: list[Event],
+        error: str | None = None,
+        context_full: int | None = None,
     ) -> None:
         req = slot.req
         assert req is not None and slot.detok is not None and slot.stops is not None
@@ -404,6 +410,7 @@ class Engine:
                 error=error,
                 admitted_at=slot.t_start,
                 logprobs=slot.lp.released if slot.lp is not None else None,
+                context_full=context_full,
             )
         )
         self._free_chain(slot)

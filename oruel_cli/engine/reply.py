@@ -38,6 +38,9 @@ class Completion:
     error: str | None = None  # finish_reason "error": the generation failed inside llama.cpp
     cached_tokens: int = 0  # prompt tokens whose KV was reused
     logprobs: list[dict[str, Any]] | None = None  # OpenAI's logprobs.content, when asked
+    # The context's size when its end, not max_tokens, cut the reply: OpenAI has
+    # one `length` for both, so only the stats line says which (to_openai does not).
+    context_full: int | None = None
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -48,6 +51,18 @@ class Completion:
         if self.completion_tokens > 1 and decode > 0:
             return (self.completion_tokens - 1) / decode
         return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def finish_shown(self) -> str:
+        """The finish reason as the stats line says it: 'length (context full: 64 tokens)'."""
+        if self.finish_reason == "length" and self.context_full:
+            return f"length (context full: {self.context_full} tokens)"
+        return self.finish_reason
+
+    @property
+    def cut_by(self) -> str:
+        """What ended a `length` reply, in a warning's words."""
+        return "the context's end" if self.context_full else "max_tokens"
 
     @property
     def prompt_seconds(self) -> float:
@@ -129,7 +144,7 @@ def extract_tool_calls(comp: Completion, params: GenerationParams) -> None:
         comp.tool_calls = calls
         comp.finish_reason = "tool_calls"
     elif TOOL_OPEN in text and comp.finish_reason == "length":
-        comp.warnings.append("max_tokens cut the tool call short")
+        comp.warnings.append(f"{comp.cut_by} cut the tool call short")
 
 
 def check_json(comp: Completion, params: GenerationParams, fmt: str) -> None:
@@ -137,7 +152,7 @@ def check_json(comp: Completion, params: GenerationParams, fmt: str) -> None:
         value = json.loads(comp.content or "")
     except json.JSONDecodeError:
         if comp.finish_reason == "length":
-            comp.warnings.append("max_tokens cut the JSON short: the output does not parse")
+            comp.warnings.append(f"{comp.cut_by} cut the JSON short: the output does not parse")
         else:
             comp.warnings.append("the output does not parse as JSON")
         return

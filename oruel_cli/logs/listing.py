@@ -50,11 +50,16 @@ def list_replies(f: Filters, count: int, as_json: bool, usage: bool) -> None:
     def fetch(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         return [reply_object(r) for r in select(conn, f, count, notice=store.notice)]
 
-    objs = read(fetch, store) or []
+    found = read(fetch, store)  # None: no log yet, so nothing to say
+    objs = found or []
     if as_json:
         emit(json.dumps(objs, ensure_ascii=False, indent=2))
     elif objs:
         emit_markdown("\n".join(markdown.brief(o, usage) for o in objs))
+    elif found is not None and f.given():  # a search that found nothing says so
+        import sys
+
+        print(f"no reply matches {f.given()} (`oruel logs` lists the latest)", file=sys.stderr)
 
 
 def list_jobs(f: Filters, count: int, as_json: bool) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,6 +30,11 @@ class Filters:
     cid: str | None = None
     since: float | None = None
     until: float | None = None
+    shown: dict[str, str] = field(default_factory=dict)  # flag -> the text given, to quote
+
+    def given(self) -> str:
+        """The filters as the user typed them ("-q 'fox', --cid 'x'"); '' for none."""
+        return ", ".join(f"{flag} {text!r}" for flag, text in self.shown.items())
 
 
 def where(conn: sqlite3.Connection, f: Filters, notice: Any = None) -> tuple[str, list[Any]]:

@@ -108,7 +108,9 @@ async def model(request: Request) -> Response:
     if state.draining:
         check_open(state)
     found = state.registry.find(request.path_params["model"])
-    return json_response(_model_entry(found, request.path_params["model"]))
+    return json_response(
+        _model_entry(found, state.registry.shown(request.path_params["model"], found))
+    )
 
 
 def _model_entry(m: ServedModel, name: str | None = None) -> dict[str, Any]:

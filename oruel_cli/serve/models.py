@@ -87,7 +87,10 @@ class Registry:
     def __init__(self, config: Config, models: list[ServedModel]) -> None:
         self.config = config
         self.models = models
-        self._by_name: dict[str, ServedModel] = {m.id: m for m in models}
+        self._by_name: dict[str, ServedModel] = {}
+        for m in models:  # its id, then its file's stem and name (the first model wins a tie)
+            for name in (m.id, m.path.stem, m.path.name):
+                self._by_name.setdefault(name, m)
 
     @property
     def default(self) -> ServedModel:
@@ -110,6 +113,13 @@ class Registry:
                 code="model_not_found",
             )
         return found
+
+    def shown(self, requested: str | None, served: ServedModel) -> str:
+        """The model name a reply carries: the client's own name for it, unless
+        that is a path (a reply never shows one), else the served id."""
+        if requested is None or "/" in requested or os.sep in requested:
+            return served.id
+        return requested
 
     def lookup(self, spec: str) -> ServedModel | None:
         """The loaded model a name resolves to (a tier profile's model), or None."""

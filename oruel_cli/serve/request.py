@@ -67,7 +67,7 @@ def parse_request(raw: bytes, registry: Registry, resolver: ParamResolver) -> Ch
     requested = registry.find(body.model)
     resolved = _resolve(resolver, body)
     served = _tier_model(registry, resolver, resolved.params.tier) or requested
-    name = body.model if served is requested and body.model is not None else served.id
+    name = registry.shown(body.model, served) if served is requested else served.id
     return ChatCall(
         messages=body.messages,
         resolved=resolved,

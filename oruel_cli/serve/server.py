@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from .app import build_app
 from .state import ServeState
 
 CANCEL_GRACE = 5.0  # seconds for cancelled requests to send their last bytes
+LISTEN_BACKLOG = 2048  # uvicorn's default
 
 
 @dataclass
@@ -179,10 +182,45 @@ def serve(state: ServeState, opts: Options) -> int:
         lifespan="on",
         timeout_graceful_shutdown=int(CANCEL_GRACE),
     )
-    server = OruelServer(config, state, opts)
     try:
-        server.run()
-    except SystemExit:  # uvicorn could not listen (it logged why)
-        state.say(f"error: cannot listen on {opts.host}:{opts.port}")
+        sock = listen(opts.host, opts.port)
+    except OSError as e:
+        state.say(f"error: {_listen_problem(opts.host, opts.port, e)}")
         return 1
+    server = OruelServer(config, state, opts)
+    with sock:
+        try:
+            server.run(sockets=[sock])
+        except SystemExit:  # uvicorn could not start (it logged why)
+            state.say(f"error: cannot serve on {_address(opts.host, opts.port)}")
+            return 1
     return server.exit_code
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, opened before anything loads: a port in use is one
+    line and exit 1, never uvicorn's log, nor a "ready" for a server that is not."""
+    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(addr)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _listen_problem(host: str, port: int, e: OSError) -> str:
+    where = _address(host, port)
+    if e.errno == errno.EADDRINUSE:
+        return f"{where} is in use"
+    if isinstance(e, socket.gaierror):
+        return f"cannot listen on {where}: unknown host"
+    return f"cannot listen on {where}: {e.strerror or e}"
