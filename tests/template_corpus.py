@@ -19,6 +19,7 @@ CORPUS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
                   {"date_string": DATE_STRING}),
     "llama-3.2": ("meta-llama-Llama-3.2-3B-Instruct.jinja", "<|begin_of_text|>", "<|eot_id|>",
                   {"date_string": DATE_STRING}),
+    "qwen2.5": ("Qwen-Qwen2.5-0.5B-Instruct.jinja", "", "<|im_end|>", {}),
     "qwen3": ("Qwen-Qwen3-0.6B.jinja", "", "<|im_end|>", {}),
     "mistral-nemo": ("mistralai-Mistral-Nemo-Instruct-2407.jinja", "<s>", "</s>", {}),
     "mistral-small-3.2": ("Mistral-Small-3.2-24B-Instruct-2506.jinja", "<s>", "</s>", {}),
