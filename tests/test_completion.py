@@ -94,7 +94,7 @@ def test_parameter_names():
 
 def test_sweep_names_come_with_their_equals_sign():
     assert bash("oruel ask --sweep ") == [f"{n}=" for n in PARAM_NAMES] + ["preset="]
-    assert bash("oruel ask --sweep top") == ["top_p=", "top_k="]
+    assert bash("oruel ask --sweep top") == ["top_p=", "top_k=", "top_logprobs="]
     assert bash("oruel ask --sweep pre") == ["presence_penalty=", "preset="]
 
 
