@@ -13,6 +13,12 @@ cells are removed; the others go on (see `_recover`). With `unified_kv` (one KV 
 prefix from another slot (`llama_memory_seq_cp`); that is off by default
 because attention then spans every slot's cells: measured here, 8 sequences
 decode about 7% slower (287 against 307 tokens/s), more than the prefix saves.
+
+A reply must not depend on how much of its prompt was cached. On some CPUs
+llama.cpp's matrix kernels round differently for one token than for many, so
+the last prompt token (the one whose logits pick the first reply token) is
+always decoded in a step after the rest of the prompt, as it is when all the
+rest was cached; `next_token_logits` reads prompts the same way.
 """
 
 from __future__ import annotations
@@ -199,16 +205,20 @@ class Engine:
         reuse_n = min(held, len(tokens) - 1)
         lc.llama_memory_seq_rm(self.mem, slot.seq, reuse_n, -1)
         slot.cached = tokens[:reuse_n]
-        todo = tokens[reuse_n:]
-        while todo:
+        todo = tokens[reuse_n:-1]
+        while todo:  # as the step loop reads a prompt: all but the last token in chunks
             chunk, todo = todo[: self.n_batch], todo[self.n_batch :]
-            for i, token in enumerate(chunk):
-                self._put(i, slot, token, not todo and i == len(chunk) - 1)
-            self.batch.n_tokens = len(chunk)
-            if lc.llama_decode(self.ctx, self.batch) != 0:
-                raise RuntimeFailure("llama_decode failed while reading the prompt")
+            self._decode_alone(slot, chunk, logits=False)
+        self._decode_alone(slot, tokens[-1:], logits=True)  # then the last one alone
         ptr = lc.llama_get_logits_ith(self.ctx, -1)
         return ptr[: self.model.n_vocab]
+
+    def _decode_alone(self, slot: _Slot, chunk: list[int], logits: bool) -> None:
+        for i, token in enumerate(chunk):
+            self._put(i, slot, token, logits and i == len(chunk) - 1)
+        self.batch.n_tokens = len(chunk)
+        if lc.llama_decode(self.ctx, self.batch) != 0:
+            raise RuntimeFailure("llama_decode failed while reading the prompt")
 
     def __enter__(self) -> Engine:
         return self
@@ -307,12 +317,14 @@ class Engine:
         for slot in self.slots:
             if slot.req is None or not slot.pending or n >= self.n_batch:
                 continue
-            take = min(len(slot.pending), self.n_batch - n)
+            # The last prompt token goes in a step of its own, after the rest
+            # (the module docstring says why); its logits pick the first token.
+            last = len(slot.pending) == 1
+            take = 1 if last else min(len(slot.pending) - 1, self.n_batch - n)
             chunk, slot.pending = slot.pending[:take], slot.pending[take:]
-            last = not slot.pending
-            runs.append(_Run(slot, len(slot.cached), chunk, n + take - 1 if last else None))
-            for i, token in enumerate(chunk):
-                self._put(n, slot, token, last and i == take - 1)
+            runs.append(_Run(slot, len(slot.cached), chunk, n if last else None))
+            for token in chunk:
+                self._put(n, slot, token, last)
                 n += 1
         self.batch.n_tokens = n
         return runs
