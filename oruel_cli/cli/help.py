@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT = "(default: {})"  # the one way a default is written, in help texts too
+_tidied = False
 
 
 def examples(*lines: str) -> str:
@@ -32,10 +33,16 @@ def tidy_help() -> None:
     """Apply the three changes to Typer's help (see the module docstring).
 
     They touch Typer's private help helpers (typer 0.29); where a version
-    lacks one, its help stays as Typer draws it."""
-    from typer import core, rich_utils
+    lacks one, its help stays as Typer draws it. Once per process."""
+    global _tidied
+    if _tidied:
+        return
+    _tidied = True
+    from typer import core
 
-    rich_utils.DEFAULT_STRING = DEFAULT
+    for cls in (getattr(core, "TyperCommand", None), getattr(core, "TyperGroup", None)):
+        if cls is not None and hasattr(cls, "format_help"):
+            cls.format_help = _with_default_string(cls.format_help)
     option, argument = getattr(core, "TyperOption", None), getattr(core, "TyperArgument", None)
     if option is not None and hasattr(option, "display_type_rich"):
         shown = option.display_type_rich
@@ -56,6 +63,19 @@ def tidy_help() -> None:
             return name
 
         argument._usage_display_name = plain_when_required
+
+
+def _with_default_string(format_help: Any) -> Any:
+    """`format_help` that first sets how rich help writes a default; typer's
+    rich_utils (60 ms of imports) is loaded only when help is drawn."""
+
+    def wrapped(self: Any, ctx: Any, formatter: Any) -> None:
+        from typer import rich_utils
+
+        rich_utils.DEFAULT_STRING = DEFAULT
+        format_help(self, ctx, formatter)
+
+    return wrapped
 
 
 def usage_error_line(e: Any) -> str:

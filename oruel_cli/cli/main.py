@@ -5,64 +5,55 @@ Thin by design: each command parses, resolves and hands over. Heavy modules
 `oruel params ...`, `presets ...` and `--help` start fast.
 """
 
+import importlib
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from .. import __version__
 from ..errors import Interrupted, OruelError
-from .ask_cmd import ask
-from .bench_cmd import bench
-from .chat_cmd import chat
 from .help import examples, tidy_help, usage_error_line
-from .logs_cmd import logs_app
-from .models_cmd import models_app
-from .params_cmd import params_app
-from .presets_cmd import presets_app
-from .run_cmd import run
-from .serve_cmd import serve
 
-tidy_help()
-app = typer.Typer(
-    name="oruel",
-    help="Chat, one-shot and batch runs of local GGUF models, with the Oru'el inference parameters.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    epilog=examples(
-        'oruel ask "Name three citrus fruits"',
-        "oruel chat -p chatbot",
-        "oruel run jobs.jsonl -o results.jsonl",
+# Each command: its module, the Typer app (a group) or function it exports, and
+# its examples. The order is the order of `oruel --help`. `main()` builds only
+# the one command its arguments name (importing one module and turning one
+# command into click's form instead of all of them is most of start-up).
+COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "params": ("params_cmd", "params_app", ()),
+    "presets": ("presets_cmd", "presets_app", ()),
+    "models": ("models_cmd", "models_app", ()),
+    "chat": ("chat_cmd", "chat", ("oruel chat", "oruel chat -p creative -t 1.0", "oruel chat -c")),
+    "logs": ("logs_cmd", "logs_app", ()),
+    "ask": (
+        "ask_cmd",
+        "ask",
+        (
+            'oruel ask "Name three citrus fruits"',
+            'cat notes.md | oruel ask "Summarize this" -p summarization',
+            'oruel ask -t 0 --output-json "2+2="',
+        ),
     ),
-)
-app.add_typer(params_app, name="params")
-app.add_typer(presets_app, name="presets")
-app.add_typer(models_app, name="models")
-app.command(epilog=examples("oruel chat", "oruel chat -p creative -t 1.0", "oruel chat -c"))(chat)
-app.add_typer(logs_app, name="logs")
-app.command(
-    no_args_is_help=False,
-    epilog=examples(
-        'oruel ask "Name three citrus fruits"',
-        'cat notes.md | oruel ask "Summarize this" -p summarization',
-        'oruel ask -t 0 --output-json "2+2="',
+    "run": (
+        "run_cmd",
+        "run",
+        (
+            "oruel run jobs.jsonl",
+            "oruel run jobs.jsonl -o out.jsonl --parallel 4 -p extraction",
+            "oruel run jobs.jsonl -o out.jsonl --resume",
+        ),
     ),
-)(ask)
-app.command(
-    epilog=examples(
-        "oruel run jobs.jsonl",
-        "oruel run jobs.jsonl -o out.jsonl --parallel 4 -p extraction",
-        "oruel run jobs.jsonl -o out.jsonl --resume",
-    )
-)(run)
-app.command(epilog=examples("oruel bench", "oruel bench --single --tokens 64 -m NAME"))(bench)
-app.command(
-    epilog=examples(
-        "oruel serve",
-        "oruel serve -m ~/models/qwen2.5-0.5b.gguf --port 8080 --parallel 8",
-        'oruel serve --host 0.0.0.0 --api-key "$KEY"',
-    )
-)(serve)
+    "bench": ("bench_cmd", "bench", ("oruel bench", "oruel bench --single --tokens 64 -m NAME")),
+    "serve": (
+        "serve_cmd",
+        "serve",
+        (
+            "oruel serve",
+            "oruel serve -m ~/models/qwen2.5-0.5b.gguf --port 8080 --parallel 8",
+            'oruel serve --host 0.0.0.0 --api-key "$KEY"',
+        ),
+    ),
+}
 
 
 def _version(value: bool) -> None:
@@ -71,7 +62,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -81,9 +71,50 @@ def _root(
     """Chat, one-shot and batch runs of local GGUF models."""
 
 
+def build_app(only: str | None = None) -> typer.Typer:
+    """The `oruel` app with every command, or with the one named `only`."""
+    tidy_help()
+    app = typer.Typer(
+        name="oruel",
+        help="Chat, one-shot and batch runs of local GGUF models, "
+        "with the Oru'el inference parameters.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        epilog=examples(
+            'oruel ask "Name three citrus fruits"',
+            "oruel chat -p chatbot",
+            "oruel run jobs.jsonl -o results.jsonl",
+        ),
+    )
+    app.callback()(_root)
+    for name, (module, attr, example_lines) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            extra: dict[str, Any] = {"no_args_is_help": False} if name == "ask" else {}
+            app.command(name, epilog=examples(*example_lines), **extra)(target)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole app, for tests and tools that walk its commands
+        return build_app()
+    raise AttributeError(name)
+
+
+def _named_command(argv: list[str]) -> str | None:
+    """The command `argv` names first, when it names one; None otherwise (the
+    root's own options, an unknown word: the whole app answers those)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def main() -> None:
     """Entry point: every OruelError becomes one line on stderr and its exit code."""
     try:
+        app = build_app(_named_command(sys.argv[1:]))
         rc = app(standalone_mode=False)
         if rc == Interrupted.exit_code:  # typer returns Exit(130) for a KeyboardInterrupt
             raise Interrupted()
