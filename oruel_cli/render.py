@@ -179,6 +179,9 @@ class MarkdownStream:
 
     def __init__(self, console: Console | None = None, fps: float = 8.0) -> None:
         self.text = ""
+        self.thought = ""
+        self.thought_shown = False  # all of the thinking was shown (`think(show=True)`)
+        self._parted = False
         self.done = 0  # characters of `text` printed for good
         self.shown = 0  # lines of the current tail's rendering printed for good
         self.min_interval = self.interval = 1.0 / fps
@@ -191,7 +194,52 @@ class MarkdownStream:
             self.live = Live(console=self.console, auto_refresh=False, vertical_overflow="visible")
             self.live.start()
 
+    FOLD = 3  # lines of thinking shown while it streams, unless all is asked for
+
+    def think(self, text: str, show: bool = False) -> None:
+        """Thinking, before the answer. In a terminal it is drawn dim while it
+        streams (its last few lines; with `show` all that fits), and with
+        `show` printed whole for good once the answer starts; otherwise it is
+        gone then. Piped, it is written only with `show`, a blank line before
+        the answer."""
+        self.thought += text
+        self.thought_shown = self.thought_shown or (show and bool(text))
+        if self.live is None:
+            if show:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            return
+        if not self.text and time.monotonic() - self.last >= self.interval:
+            from rich.text import Text
+
+            assert self.console is not None
+            room = self.FOLD if not show else max(self.console.height - 2, 4)
+            lines = self.thought.strip().splitlines()[-room:]
+            width = max(self.console.width - 1, 10)
+            folded = "\n".join(line[:width] for line in lines)
+            self.live.update(Text(folded, style="dim italic"), refresh=True)
+            self.last = time.monotonic()
+
+    def _end_thought(self) -> None:
+        """The thinking is over: print it for good when it was to be shown."""
+        if self._parted or not self.thought:
+            return
+        self._parted = True
+        if not self.thought_shown:
+            return
+        if self.live is None:
+            sys.stdout.write("\n\n")
+            return
+        from rich.text import Text
+
+        assert self.console is not None
+        self.live.update(Text(""), refresh=True)
+        self.console.print(Text(self.thought.strip(), style="dim"))
+        self.console.print()
+
     def add(self, text: str) -> None:
+        if text:
+            self._end_thought()
         self.text += text
         if self.live is None:
             sys.stdout.write(text)
@@ -235,9 +283,11 @@ class MarkdownStream:
             self.console.print(_Lines(done), end="")
 
     def close(self) -> None:
+        if not self.text and self.thought_shown and self.live is not None:
+            self._end_thought()  # a reply that never got past its thinking
         if self.live is not None:
             self._draw(final=True)
             self.live.stop()
-        elif self.text and not self.text.endswith("\n"):
+        elif (out := self.text or self.thought * self.thought_shown) and not out.endswith("\n"):
             sys.stdout.write("\n")
             sys.stdout.flush()

@@ -1,9 +1,13 @@
 """Grammars built for structure: pure text checks, no model."""
 
+import re
+
 import pytest
 
-from oruel_cli.engine.grammars import json_schema_grammar, schema_gbnf, tool_call_grammar
+from oruel_cli.engine.completion import grammar_for
+from oruel_cli.engine.grammars import json_schema_grammar, schema_gbnf
 from oruel_cli.errors import UsageError
+from oruel_cli.params.model import GenerationParams
 
 
 def test_schema_strings_refuse_raw_control_characters():
@@ -19,8 +23,13 @@ def test_a_schema_the_converter_cannot_take_is_a_clear_usage_error():
 
 
 def test_tool_call_grammar_wraps_one_call_and_lazy_waits_for_the_tag():
+    # No format given: oruel's own <tool_call> syntax (Hermes), as a template
+    # that knows no tools is taught.
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    forced = tool_call_grammar(tools, "f")
-    assert forced.gbnf.startswith('root ::= "<tool_call>"') and forced.lazy_trigger is None
+    named = {"type": "function", "function": {"name": "f"}}
+    forced = grammar_for(GenerationParams(tools=tools, tool_choice=named))
+    assert forced is not None and forced.lazy_trigger is None
+    assert re.search(r'^root ::= "<tool_call>"', forced.gbnf, re.M), forced.gbnf
     assert '"\\"f\\""' in forced.gbnf  # the name is a constant
-    assert tool_call_grammar(tools, lazy=True).lazy_trigger == "<tool_call>"
+    lazy = grammar_for(GenerationParams(tools=tools, tool_choice="auto"))
+    assert lazy is not None and lazy.lazy_trigger == "<tool_call>"

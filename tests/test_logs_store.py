@@ -40,13 +40,30 @@ def test_new_log_is_wal_at_the_latest_schema(db):
 
 def test_migrations_run_once_and_in_order(db, monkeypatch):
     ran: list[int] = []
-    steps = [*schema.MIGRATIONS, lambda conn: ran.append(2)]
+    new = len(schema.MIGRATIONS)
+    steps = [*schema.MIGRATIONS, lambda conn: ran.append(new)]
     monkeypatch.setattr(schema, "MIGRATIONS", steps)
     monkeypatch.setattr(schema, "VERSION", len(steps))
     insert(make_row(), LogStore(db))
     insert(make_row(), LogStore(db))
-    assert ran == [2]
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert ran == [new]
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == len(steps)
+
+
+def test_a_first_release_log_gains_the_reasoning_column_and_keeps_its_rows(db):
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    schema.MIGRATIONS[0](conn)  # the schema the first release wrote
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    first = make_row()
+    insert(first, LogStore(db))
+    second = make_row()
+    second.reasoning = "Two and two make four."
+    insert(second, LogStore(db))
+    rows = sqlite3.connect(db).execute("SELECT reasoning FROM replies ORDER BY id").fetchall()
+    assert rows == [(None,), ("Two and two make four.",)]
 
 
 def test_a_log_from_a_newer_oruel_is_left_alone(db):

@@ -16,13 +16,19 @@ from ..engine.reply import Completion
 from ..params.model import GenerationParams
 
 
+class Thought(str):
+    """A piece of the model's thinking in a handle's stream (the answer's pieces
+    are plain str): shown dim, folded, or not at all, never taken for the answer."""
+
+
 class ChatHandle(Protocol):
     """One request in flight."""
 
     id: str
 
     def __iter__(self) -> Iterator[str]:
-        """The reply's text deltas (stop strings held back), until it finishes."""
+        """The reply's text deltas (stop strings held back), until it finishes;
+        thinking, where the model marks it, comes as `Thought` pieces."""
         ...
 
     def cancel(self) -> None:

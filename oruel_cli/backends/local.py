@@ -11,6 +11,7 @@ from ..engine.driver import Driver, Handle, Sink
 from ..engine.engine import Delta, Request, check_prompt_fits
 from ..engine.loader import CHAT_CTX_CAP, Target, context_size, make_engine
 from ..params.model import GenerationParams
+from .base import Thought
 
 
 class LocalHandle:
@@ -31,8 +32,11 @@ class LocalHandle:
 
     def __iter__(self) -> Iterator[str]:
         for ev in self._handle:
-            if isinstance(ev, Delta) and ev.text:
-                yield ev.text
+            if isinstance(ev, Delta):
+                if ev.reasoning:
+                    yield Thought(ev.reasoning)
+                if ev.text:
+                    yield ev.text
 
     def cancel(self) -> None:
         self._handle.cancel()

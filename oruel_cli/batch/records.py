@@ -5,6 +5,7 @@ Forms 1 and 2 (``line.form == "simple"``), and a line that is not JSON::
 
     {"id", "output", "finish_reason", "usage", "params", "error"}   (+ "tool_calls")
                                                           (+ "logprobs", when asked)
+                                      (+ "reasoning_content", where the model thought)
 
 Form 3 (``line.form == "openai"``), OpenAI's batch output::
 
@@ -58,6 +59,8 @@ def success_record(
     }
     if message.get("tool_calls"):
         record["tool_calls"] = message["tool_calls"]
+    if message.get("reasoning_content") is not None:
+        record["reasoning_content"] = message["reasoning_content"]
     if choice.get("logprobs") is not None:  # OpenAI's object: {"content": [...]}
         record["logprobs"] = choice["logprobs"]
     return record

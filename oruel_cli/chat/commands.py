@@ -287,6 +287,17 @@ def _load(chat: Chat, arg: str) -> None:
     chat.say(f"loaded {chat.session.summary()} and the parameters from {transcript.path}")
 
 
+def _think(chat: Chat, arg: str) -> None:
+    """/think show|hide: the model's thinking in full, or folded while it streams
+    and summed up in one line after it."""
+    word = arg.strip().lower()
+    if word not in ("show", "hide", ""):
+        raise UsageError(f"/think takes show or hide, not {arg.strip()!r}")
+    if word:
+        chat.show_thinking = word == "show"
+    chat.say(f"thinking is {'shown' if chat.show_thinking else 'hidden'}")
+
+
 def _exit(chat: Chat, arg: str) -> None:
     raise EndChat()
 
@@ -304,6 +315,7 @@ COMMANDS: tuple[Command, ...] = (
         "show each reply's token probabilities, N best alternatives",
         _logprobs,
     ),  # fmt: skip
+    Command("think", "show|hide", "show the model's thinking in full, or fold it", _think),
     Command("preset", "NAME", "use a preset (none: no preset); flags and /set still win", _preset),
     Command("system", "TEXT", "set the system prompt; '-' drops it; alone: show it", _system),
     Command("read", "FILE", "a text file's content goes with your next message", _read),

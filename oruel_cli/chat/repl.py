@@ -25,7 +25,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..common.command import Stop, ctx_in_effect, show_params, stream_in_effect
+from ..backends.base import Thought
+from ..common.command import (
+    Stop,
+    ctx_in_effect,
+    note_thinking,
+    print_thinking,
+    show_params,
+    stream_in_effect,
+)
 from ..engine.loader import CHAT_CTX_CAP
 from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure, UsageError
 from ..render import (
@@ -228,6 +236,7 @@ class Chat:
         reader: LineReader | TerminalReader,
         log: ReplyLog | None = None,
         conversation_name: str | None = None,
+        show_thinking: bool = False,
     ) -> None:
         self.session = session
         self.log = log  # every reply is logged (it writes nothing when logging is off)
@@ -239,6 +248,7 @@ class Chat:
         self.terminated = False  # SIGTERM came: leave with 130 once the reply has stopped
         self.refused: list[tuple[int, str]] = []  # a piped script's refused lines: (number, text)
         self.err = err_console()
+        self.show_thinking = show_thinking  # /think show|hide changes it
 
     @property
     def model_name(self) -> str:
@@ -538,9 +548,12 @@ class Chat:
         status = self.err.status("generating…") if not stream and self.err.is_terminal else None
         if status is not None:
             status.start()
+        show_thinking = self.show_thinking
         try:
             for text in handle:
-                if live is not None:
+                if live is not None and isinstance(text, Thought):
+                    live.think(text, show_thinking)
+                elif live is not None:
                     live.add(text)
         finally:
             if live is not None:
@@ -548,6 +561,10 @@ class Chat:
             if status is not None:
                 status.stop()
         comp = handle.result()
+        if comp.reasoning_content and not show_thinking:
+            note_thinking(comp, "/think show")
+        elif comp.reasoning_content and not stream:
+            print_thinking(comp)
         if picture:
             from ..logprob_view import show
 

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from ..common.options import TEXT, Carry, CommonOptions, ConversationId, common_options
+from ..common.options import (
+    TEXT,
+    Carry,
+    CommonOptions,
+    ConversationId,
+    ShowThinking,
+    common_options,
+)
 from ..common.prompt import read_prompt
 from ..errors import Interrupted, RuntimeFailure, UsageError
 from .compare import sweep_option
@@ -30,6 +37,7 @@ def ask(
     ] = False,
     carry: Carry = False,
     cid: ConversationId = None,
+    show_thinking: ShowThinking = False,
     show_prompt: Annotated[
         bool,
         typer.Option(
@@ -108,7 +116,9 @@ def ask(
                 if opts.show_params:
                     show_params(resolved.effective, target, in_effect)
             messages = [*conv.messages, {"role": "user", "content": text}]
-            comp = generate_reply(backend, messages, resolved, stream and not tools, stop)
+            comp = generate_reply(
+                backend, messages, resolved, stream and not tools, stop, show_thinking
+            )
     cut = comp.finish_reason == "cancelled"  # Ctrl-C or SIGTERM: keep what came, exit 130
     if output_json and not cut and comp.error is None:
         print(json.dumps(comp.to_openai(), ensure_ascii=False, indent=2))
@@ -117,8 +127,12 @@ def ask(
 
         print_logprobs(comp)
     elif not output_json and (not stream or tools):
-        from ..common.command import print_reply
+        from ..common.command import note_thinking, print_reply, print_thinking
 
+        if show_thinking:
+            print_thinking(comp)
+        elif comp.reasoning_content:
+            note_thinking(comp)
         print_reply(comp)
     from ..common.command import print_stats
 

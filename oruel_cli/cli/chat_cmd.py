@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 
-from ..common.options import TEXT, Carry, CommonOptions, ConversationId, common_options
+from ..common.options import (
+    TEXT,
+    Carry,
+    CommonOptions,
+    ConversationId,
+    ShowThinking,
+    common_options,
+)
 from ..errors import Interrupted
 
 
@@ -21,6 +28,7 @@ def chat(
     ] = None,
     carry: Carry = False,
     cid: ConversationId = None,
+    show_thinking: ShowThinking = False,
 ) -> None:
     """Chat with a model: replies stream as Markdown; /help lists the commands."""
     from ..chat.state import ChatParams, ChatSession
@@ -81,4 +89,4 @@ def chat(
         interactive = sys.stdin.isatty()
         reader = TerminalReader(data_dir() / "chat_history", warn) if interactive else LineReader()
         session = ChatSession(params, messages=list(conv.messages))
-        Chat(session, backend, target, reader, log, conv.name).run()
+        Chat(session, backend, target, reader, log, conv.name, show_thinking).run()

@@ -192,9 +192,13 @@ def generate_reply(
     resolved: Resolved,
     stream: bool,
     stop: Stop,
+    show_thinking: bool = False,
 ) -> Completion:
     """Run one request; with stream, show deltas as they come (Markdown live in
-    a terminal). A stop (stop_signals) ends it 'cancelled', keeping what came."""
+    a terminal; thinking dim and folded, or whole with `show_thinking`). A stop
+    (stop_signals) ends it 'cancelled', keeping what came."""
+    from ..backends.base import Thought
+
     params = resolved.params
     if w := json_warning(messages, params, resolved.system):
         warn(w)
@@ -204,15 +208,39 @@ def generate_reply(
     with quiet_terminal() if live and live.live else nullcontext():
         try:
             for text in handle:
-                if live:
+                if live and isinstance(text, Thought):
+                    live.think(text, show_thinking)
+                elif live:
                     live.add(text)
         finally:
             if live:
                 live.close()
     comp = handle.result()
+    if live and comp.reasoning_content and not show_thinking:
+        note_thinking(comp)
     for w in comp.warnings:
         warn(w)
     return comp
+
+
+def note_thinking(comp: Completion, how: str = "--show-thinking") -> None:
+    """The dim line that says a reply was thought out, and how to see the thinking."""
+    err_console().print(
+        f"[dim]thought for {comp.reasoning_tokens} tokens ({how} shows it)[/]", highlight=False
+    )
+
+
+def print_thinking(comp: Completion) -> None:
+    """A whole reply's thinking (--show-thinking): dim on a terminal, then a blank line."""
+    if not comp.reasoning_content:
+        return
+    if rich_stdout():
+        from rich.text import Text
+
+        out_console().print(Text(comp.reasoning_content, style="dim"))
+    else:
+        print(comp.reasoning_content)
+    print()
 
 
 def print_reply(comp: Completion) -> None:

@@ -47,6 +47,14 @@ Carry = Annotated[
 ConversationId = Annotated[
     str | None, typer.Option("--cid", metavar="ID", help="Carry on the logged conversation ID.")
 ]
+ShowThinking = Annotated[
+    bool,
+    typer.Option(
+        "--show-thinking",
+        help="Show the model's thinking in full (dim in a terminal); without it a terminal "
+        "shows it folded while it streams, and only the answer is printed.",
+    ),
+]
 
 
 def choices(values: tuple[str, ...], *more: str) -> str:

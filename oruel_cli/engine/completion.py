@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.ids import completion_id
+from ..formats.calls import ToolFormat, format_for
+from ..formats.calls.reasoning import thinking_for
+from ..formats.calls.stream import Reading
 from ..params.model import GenerationParams
 from ..params.validate import check_bias_ids, check_tool_choice
 from .engine import Finish, Request
-from .grammars import json_object_grammar, json_schema_grammar, tool_call_grammar
+from .grammars import json_object_grammar, json_schema_grammar
 from .llama import LoadedModel
-from .reply import Completion, check_json, extract_tool_calls, json_warning
+from .reply import Completion, apply_calls, check_json, json_warning
 from .sampling import Grammar, check_grammar
 from .template import ChatTemplate, normalize_messages
 
@@ -30,6 +33,12 @@ class Prompter:
             origin=getattr(model, "template_origin", str(model.path)),
         )
         self.template_kwargs = dict(template_kwargs or {})  # the job's: flags, config
+        # How replies are read: the family's tool-call format and thinking
+        # markers, found in the template's text (oruel's own `<tool_call>` when
+        # the template knows no tools: those are the instructions it is given).
+        source = model.chat_template if self.template.has_tools else None
+        self.tool_format: ToolFormat = format_for(source)
+        self.thinking = thinking_for(model.chat_template)
 
     def messages_for(
         self, messages: list[dict[str, Any]], params: GenerationParams, system: str | None
@@ -61,7 +70,7 @@ class Prompter:
     ) -> Request:
         check_bias_ids(params, self.model.n_vocab)
         prompt = self.prompt(messages, params, system, template_kwargs)
-        grammar = grammar_for(params)
+        grammar = grammar_for(params, self.tool_format)
         if grammar is not None:
             check_grammar(grammar, self.model.vocab)
         return Request(
@@ -71,6 +80,12 @@ class Prompter:
             grammar=grammar,
             priority=0 if params.tier == "turbo" else 1,
             user=user,
+            reading=Reading(
+                self.tool_format,
+                self.thinking,
+                tools=params.tools_active,
+                started=self.thinking is not None and self.thinking.opened_by(prompt),
+            ),
         )
 
     @staticmethod
@@ -83,15 +98,17 @@ class Prompter:
         return params.tools
 
 
-def grammar_for(params: GenerationParams) -> Grammar | None:
-    """The grammar a request needs: a tool call, a schema, a JSON object, or none."""
+def grammar_for(params: GenerationParams, fmt: ToolFormat | None = None) -> Grammar | None:
+    """The grammar a request needs: a tool call in the model's format (`fmt`;
+    oruel's own `<tool_call>` when None), a schema, a JSON object, or none."""
     tools, choice = params.tools, params.tool_choice
     check_tool_choice(params)  # merge() checked it already; requests built otherwise too
     if params.tools_active:
+        fmt = fmt or format_for(None)
         name = params.forced_tool()
         if name is not None or choice == "required":
-            return tool_call_grammar(tools, name)
-        return tool_call_grammar(tools, lazy=True)
+            return Grammar(fmt.grammar(tools, name))
+        return Grammar(fmt.grammar(tools, lazy=True), lazy_trigger=fmt.trigger)
     fmt = params.response_kind
     if fmt == "json_object":
         return json_object_grammar()
@@ -117,11 +134,21 @@ def complete(finish: Finish, model_name: str) -> Completion:
         cached_tokens=finish.cached_tokens,
         logprobs=finish.logprobs,
         context_full=finish.context_full,
+        reasoning_content=finish.reasoning,
+        reasoning_tokens=finish.reasoning_tokens,
     )
     if finish.error is not None:
         return comp
+    reading = req.reading
+    if reading is not None and reading.fmt.name == "gpt-oss":  # its channels hold both
+        parsed = reading.reader().read(text)
+        comp.content, comp.reasoning_content = parsed.content, parsed.reasoning
+        if params.tools_active:
+            apply_calls(comp, params, parsed)
+        return comp
     if params.tools_active:
-        extract_tool_calls(comp, params)
+        fmt = reading.fmt if reading is not None else format_for(None)
+        apply_calls(comp, params, fmt.parse(text))
         return comp
     fmt = params.response_kind
     if fmt in ("json_object", "json_schema"):

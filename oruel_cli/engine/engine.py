@@ -27,14 +27,19 @@ import heapq
 import itertools
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import ContextTooLong, RuntimeFailure
+from ..formats.calls.reasoning import ThinkingSplitter
 from ..params.model import GenerationParams
 from .bindings import lc
 from .llama import LoadedModel
 from .logprobs import Entry, Row, Tracker, entry, row_from_pointer
 from .sampling import Grammar, build_chain
 from .text import Detokenizer, StopMatcher
+
+if TYPE_CHECKING:
+    from ..formats.calls.stream import Reading
 
 
 @dataclass
@@ -48,6 +53,7 @@ class Request:
     priority: int = 1  # lower is admitted first: turbo 0, standard 1
     ignore_eog: bool = False  # generate past end-of-generation (`oruel bench` measures speed)
     user: object = None  # the caller's own data, handed back in events
+    reading: Reading | None = None  # the model's tool-call format and thinking markers
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Delta:
     request: Request
     text: str
     logprobs: list[Entry] | None = None  # the tokens this text releases, when asked
+    reasoning: str = ""  # thinking, split from the answer where the model marks it
 
 
 @dataclass
@@ -72,6 +79,8 @@ class Finish:
     admitted_at: float = 0.0  # time.perf_counter() at admission
     logprobs: list[Entry] | None = None  # every token's entry, when the request asked
     context_full: int | None = None  # the context's size, when its end (not max_tokens) cut it
+    reasoning: str | None = None  # the thinking (markers removed), where the model thought
+    reasoning_tokens: int = 0  # tokens generated until the thinking closed
 
 
 Event = Delta | Finish
@@ -106,6 +115,10 @@ class _Slot:
     detok: Detokenizer | None = None
     stops: StopMatcher | None = None
     lp: Tracker | None = None  # set when the request asks for logprobs
+    thinks: ThinkingSplitter | None = None  # set when the model marks its thinking
+    thought: list[str] = field(default_factory=list)
+    n_think: int = 0
+    think_counted: bool = False  # the closing marker's token was counted
     text: list[str] = field(default_factory=list)
     generated: list[int] = field(default_factory=list)
     n_gen: int = 0
@@ -363,6 +376,12 @@ class Engine:
         slot.detok = Detokenizer()
         slot.stops = StopMatcher(req.params.stops())
         slot.lp = Tracker() if req.params.logprobs else None
+        reading = req.reading
+        thinking = reading.thinking if reading is not None else None
+        slot.thinks = ThinkingSplitter(thinking, reading.started) if thinking else None
+        slot.thought = []
+        slot.n_think = 0
+        slot.think_counted = False
         slot.text = []
         slot.generated = []
         slot.n_gen = 0
@@ -385,7 +404,11 @@ class Engine:
             return
         if slot.lp is not None and row is not None:
             slot.lp.add(entry(token, row, self.model.piece))
-        self._show(slot, slot.stops.feed(slot.detok.feed(self.model.piece(token))), events)
+        self._read(slot, slot.detok.feed(self.model.piece(token)), events)
+        t = slot.thinks
+        if t is not None and (t.inside or t.closed) and not slot.think_counted:
+            slot.n_think = slot.n_gen  # this token was thinking, or closed it
+            slot.think_counted = t.closed
         if slot.stops.stopped is not None:
             self._finish(slot, "stop", events)
         elif req.params.max_tokens is not None and slot.n_gen >= req.params.max_tokens:
@@ -406,7 +429,7 @@ class Engine:
         req = slot.req
         assert req is not None and slot.detok is not None and slot.stops is not None
         if slot.stops.stopped is None and error is None:
-            self._show(slot, slot.stops.feed(slot.detok.flush()) + slot.stops.flush(), events)
+            self._read(slot, slot.detok.flush(), events, last=True)
         now = time.perf_counter()
         events.append(
             Finish(
@@ -423,6 +446,8 @@ class Engine:
                 admitted_at=slot.t_start,
                 logprobs=slot.lp.released if slot.lp is not None else None,
                 context_full=context_full,
+                reasoning="".join(slot.thought).strip() if slot.thinks is not None else None,
+                reasoning_tokens=slot.n_think,
             )
         )
         self._free_chain(slot)
@@ -433,12 +458,30 @@ class Engine:
         slot.pending = []
         slot.next_token = None
 
-    def _show(self, slot: _Slot, text: str, events: list[Event]) -> None:
-        """Text that is safe to show: one Delta, with the logprob entries it releases."""
-        lps = slot.lp.show(text) if slot.lp is not None else None
-        if text or lps:
+    def _read(self, slot: _Slot, text: str, events: list[Event], last: bool = False) -> None:
+        """New text of the reply: thinking (where the model marks it) is shown as
+        it comes; the answer passes the stop strings first, so they apply to it alone."""
+        assert slot.stops is not None
+        thought, raw = "", ""
+        if slot.thinks is not None:
+            thought, text, raw = slot.thinks.feed(text)
+            if last:
+                more, tail, more_raw = slot.thinks.flush()
+                thought, text, raw = thought + more, text + tail, raw + more_raw
+        shown = slot.stops.feed(text) + (slot.stops.flush() if last else "")
+        self._show(slot, shown, events, thought, raw)
+
+    def _show(
+        self, slot: _Slot, text: str, events: list[Event], thought: str = "", raw: str = ""
+    ) -> None:
+        """Text that is safe to show: one Delta, with the logprob entries it releases
+        (`raw`: the thinking's text as the model wrote it, markers included)."""
+        lps = slot.lp.show(raw + text) if slot.lp is not None else None
+        if thought:
+            slot.thought.append(thought)
+        if text or lps or thought:
             slot.text.append(text)
-            events.append(Delta(slot.req, text, lps))  # type: ignore[arg-type]
+            events.append(Delta(slot.req, text, lps, thought))  # type: ignore[arg-type]
 
     def _drop_cancelled(self, events: list[Event]) -> None:
         if not self._cancelled:

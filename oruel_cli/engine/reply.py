@@ -8,16 +8,11 @@ without importing llama.cpp.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.ids import tool_call_id
 from ..params.model import GenerationParams
-from .template import TOOL_CLOSE, TOOL_OPEN
-
-_TOOL_RE = re.compile(re.escape(TOOL_OPEN) + r"\s*(.*?)\s*" + re.escape(TOOL_CLOSE), re.S)
 
 
 @dataclass
@@ -41,6 +36,10 @@ class Completion:
     # The context's size when its end, not max_tokens, cut the reply: OpenAI has
     # one `length` for both, so only the stats line says which (to_openai does not).
     context_full: int | None = None
+    # The thinking, split from the answer where the model marks it (None: the
+    # model did not think, or does not mark it), and the tokens it took.
+    reasoning_content: str | None = None
+    reasoning_tokens: int = 0
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -68,12 +67,17 @@ class Completion:
     def prompt_seconds(self) -> float:
         return self.first_token_seconds or 0.0
 
-    def usage(self) -> dict[str, int]:
-        return {
+    def usage(self) -> dict[str, Any]:
+        """OpenAI's usage; `completion_tokens` counts thinking and answer together,
+        and its details say how many were thinking, where there was any."""
+        usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         }
+        if self.reasoning_content is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        return usage
 
     def logprobs_object(self) -> dict[str, Any] | None:
         """OpenAI's choices[].logprobs: null unless the request asked."""
@@ -84,6 +88,8 @@ class Completion:
     def to_openai(self) -> dict[str, Any]:
         """OpenAI's chat.completion object."""
         message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.reasoning_content is not None:  # as llama-server and vLLM name it
+            message["reasoning_content"] = self.reasoning_content
         if self.tool_calls:
             message["tool_calls"] = self.tool_calls
         return {
@@ -115,36 +121,42 @@ def json_warning(
     return "response_format json_object is set but no message mentions JSON; say so in the prompt"
 
 
-def extract_tool_calls(comp: Completion, params: GenerationParams) -> None:
-    text = comp.content or ""
-    calls = []
+def extract_tool_calls(comp: Completion, params: GenerationParams, fmt: Any = None) -> None:
+    """Calls written in the reply's text, in the model's format (`fmt`, a
+    ToolFormat; oruel's own `<tool_call>` syntax when None), as OpenAI's
+    `tool_calls`; the text around them stays content."""
+    from ..formats.calls.detect import FALLBACK
+
+    apply_calls(comp, params, (fmt or FALLBACK).parse(comp.content or ""))
+
+
+def apply_calls(comp: Completion, params: GenerationParams, parsed: Any) -> None:
+    """A reply read for calls (a `Parsed`): each call checked against its tool,
+    finish `tool_calls`; a call opened and broken keeps the whole text as
+    content, finish as it was, with one warning."""
+    if parsed.broken:
+        if comp.finish_reason == "length":
+            comp.warnings.append(f"{comp.cut_by} cut the tool call short")
+        else:
+            comp.warnings.append(
+                "the model opened a tool call and did not finish it as its format requires; "
+                "its text is kept as content"
+            )
+        return
+    if not parsed.calls:
+        return
     by_name = {t["function"]["name"]: t["function"] for t in params.tools or []}
-    for m in _TOOL_RE.finditer(text):
-        try:
-            call = json.loads(m.group(1))
-        except json.JSONDecodeError:
-            comp.warnings.append("the model wrote a tool call that is not valid JSON")
-            continue
-        name, args = call.get("name"), call.get("arguments", {})
-        schema = (by_name.get(name) or {}).get("parameters")
-        if name not in by_name:
-            comp.warnings.append(f"the model called an unknown tool {name!r}")
-        elif schema and (err := schema_error(args, schema)):
-            comp.warnings.append(f"tool call {name}: arguments do not follow the schema: {err}")
-        calls.append(
-            {
-                "id": tool_call_id(),
-                "type": "function",
-                "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
-            }
-        )
-    if calls:
-        rest = _TOOL_RE.sub("", text).strip()
-        comp.content = rest or None
-        comp.tool_calls = calls
-        comp.finish_reason = "tool_calls"
-    elif TOOL_OPEN in text and comp.finish_reason == "length":
-        comp.warnings.append(f"{comp.cut_by} cut the tool call short")
+    for call in parsed.calls:
+        schema = (by_name.get(call.name) or {}).get("parameters")
+        if call.name not in by_name:
+            comp.warnings.append(f"the model called an unknown tool {call.name!r}")
+        elif schema and (err := schema_error(call.arguments, schema)):
+            comp.warnings.append(
+                f"tool call {call.name}: arguments do not follow the schema: {err}"
+            )
+    comp.content = parsed.content or None
+    comp.tool_calls = [call.openai() for call in parsed.calls]
+    comp.finish_reason = "tool_calls"
 
 
 def check_json(comp: Completion, params: GenerationParams, fmt: str) -> None:

@@ -114,6 +114,7 @@ def reply_object(row: sqlite3.Row) -> dict[str, Any]:
         "system": row["system"],
         "messages": json.loads(row["messages"]),
         "reply": row["reply"],
+        "reasoning_content": row["reasoning"],
         "tool_calls": json.loads(row["tool_calls"]) if row["tool_calls"] else None,
         "finish_reason": row["finish_reason"],
         "usage": {

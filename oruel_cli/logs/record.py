@@ -63,6 +63,7 @@ class ReplyRow:
     params: dict[str, dict[str, Any]]
     completion_id: str | None = None
     job_id: int | None = None
+    reasoning: str | None = None  # the thinking, where the model marked it
     time: float = field(default_factory=time.time)
 
     @classmethod
@@ -91,6 +92,7 @@ class ReplyRow:
             total_seconds=completion.seconds,
             params=params_with_sources(effective),
             completion_id=completion.id,
+            reasoning=completion.reasoning_content,
         )
 
     def insert(self, conn: Any) -> int:
@@ -103,8 +105,8 @@ class ReplyRow:
             "INSERT INTO replies (time, conversation_id, command, job_id, completion_id, "
             "model_name, model_path, model_size, model_head_sha256, system, messages, prompt, "
             "reply, tool_calls, finish_reason, prompt_tokens, completion_tokens, "
-            "first_token_seconds, total_seconds, params) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "first_token_seconds, total_seconds, params, reasoning) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.time, self.conversation_id, self.command, self.job_id, self.completion_id,
                 self.model.name, self.model.path, self.model.size, self.model.head_sha256,
@@ -112,6 +114,7 @@ class ReplyRow:
                 self.reply, to_json(self.tool_calls) if self.tool_calls else None,
                 self.finish_reason, self.prompt_tokens, self.completion_tokens,
                 self.first_token_seconds, self.total_seconds, to_json(self.params),
+                self.reasoning,
             ),
         )  # fmt: skip
         return int(cur.lastrowid)

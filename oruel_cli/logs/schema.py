@@ -90,7 +90,12 @@ def _v1(conn: sqlite3.Connection) -> None:
         _script(conn, _V1_FTS)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    """A reply's thinking, split from its text where the model marks it."""
+    conn.execute("ALTER TABLE replies ADD COLUMN reasoning TEXT")  # NULL: none
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 VERSION = len(MIGRATIONS)
 
 

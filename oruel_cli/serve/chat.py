@@ -266,8 +266,8 @@ class Run:
             while True:
                 ev = await self.queue.get()
                 if isinstance(ev, Delta):
-                    if not whole and (ev.text or ev.logprobs):
-                        yield writer.text(ev.text, ev.logprobs)
+                    if not whole and (ev.text or ev.logprobs or ev.reasoning):
+                        yield writer.text(ev.text, ev.logprobs, ev.reasoning)
                     continue
                 failure = self.failure(ev)
                 if failure is not None:

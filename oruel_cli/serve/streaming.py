@@ -6,7 +6,8 @@ then a chunk with an empty delta and the `finish_reason`; then, only when
 `stream_options.include_usage` asks, a chunk with `choices: []` and the usage
 (the chunks before it carry `"usage": null`); then `data: [DONE]`. With
 logprobs asked, each text chunk carries the entries of the tokens its text
-shows, so the chunks' entries joined are the whole reply's.
+shows, so the chunks' entries joined are the whole reply's. A model's thinking,
+where it marks it, streams as `delta.reasoning_content`, apart from `content`.
 
 A reply that may hold tool calls is sent whole at its end (its text and its
 `tool_calls` as one delta each), since a call is only known once parsed. A
@@ -61,13 +62,21 @@ class ChunkWriter:
     def role(self) -> bytes:
         return self.chunk({"role": "assistant", "content": ""})
 
-    def text(self, text: str, logprobs: list[dict[str, Any]] | None = None) -> bytes:
-        """A piece of the reply, with the logprobs of the tokens it shows (if asked)."""
-        return self.chunk({"content": text}, logprobs=logprobs)
+    def text(
+        self, text: str, logprobs: list[dict[str, Any]] | None = None, reasoning: str = ""
+    ) -> bytes:
+        """A piece of the reply, with the logprobs of the tokens it shows (if asked);
+        thinking goes in `delta.reasoning_content`, as llama-server and vLLM send it."""
+        delta: dict[str, Any] = {"reasoning_content": reasoning} if reasoning else {}
+        if text or not reasoning:
+            delta["content"] = text
+        return self.chunk(delta, logprobs=logprobs)
 
     def whole(self, comp: Completion) -> list[bytes]:
         """A buffered reply (tools): its text, then its calls, one delta each."""
         out = []
+        if comp.reasoning_content:
+            out.append(self.text("", reasoning=comp.reasoning_content))
         if comp.content or comp.logprobs:
             out.append(self.text(comp.content or "", comp.logprobs))
         if comp.tool_calls:

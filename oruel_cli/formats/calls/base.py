@@ -12,9 +12,10 @@ warn once and finish `stop`.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from ...api.ids import tool_call_id
 
 _DECODER = json.JSONDecoder()
 
@@ -35,7 +36,7 @@ class Call:
             else json.dumps(self.arguments, ensure_ascii=False)
         )
         return {
-            "id": self.id or f"call_{uuid.uuid4().hex[:24]}",
+            "id": self.id or tool_call_id(),
             "type": "function",
             "function": {"name": self.name, "arguments": args},
         }

@@ -14,9 +14,9 @@ from typing import Any
 from ...errors import UsageError
 
 # The converter's string rule lets raw control characters through, which json.loads
-# refuses: the same repair as engine/grammars.py makes.
-_CHAR_RULE = r'char ::= [^"\\] |'
-_CHAR_RULE_SAFE = r'char ::= [^"\\\x7F\x00-\x1F] |'
+# refuses (engine/grammars.py makes the same repair with these).
+CHAR_RULE = r'char ::= [^"\\] |'
+CHAR_RULE_SAFE = r'char ::= [^"\\\x7F\x00-\x1F] |'
 
 
 def literal(text: str) -> str:
@@ -52,7 +52,7 @@ class GrammarBuilder:
 
     def build(self, root: str) -> str:
         self._conv._rules["root"] = root
-        return self._conv.format_grammar().replace(_CHAR_RULE, _CHAR_RULE_SAFE) + "\n"
+        return self._conv.format_grammar().replace(CHAR_RULE, CHAR_RULE_SAFE) + "\n"
 
 
 def functions(tools: list[dict[str, Any]], name: str | None = None) -> list[dict[str, Any]]:

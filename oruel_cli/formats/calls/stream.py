@@ -11,9 +11,11 @@ opens), and trailing spaces, which are trimmed where a call follows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .base import Parsed, ToolFormat
 from .gpt_oss import GptOss
-from .reasoning import Thinking
+from .reasoning import Thinking, hold_partial
 
 
 class ReplyReader:
@@ -78,7 +80,7 @@ class ReplyReader:
                 inner = text if self.started else head[len(t.open) :]
                 end = inner.find(t.close)
                 if end < 0:
-                    return _hold(inner, t.close).strip(), ""
+                    return hold_partial(inner, t.close).strip(), ""
                 rest = inner[end + len(t.close) :].lstrip()
                 thought = inner[:end].strip()
                 return thought, self._answer(rest)
@@ -93,9 +95,16 @@ class ReplyReader:
         return rest[:at].rstrip()
 
 
-def _hold(text: str, marker: str) -> str:
-    """`text` without a trailing partial `marker`."""
-    for k in range(min(len(marker) - 1, len(text)), 0, -1):
-        if marker.startswith(text[-k:]):
-            return text[:-k]
-    return text
+@dataclass(frozen=True)
+class Reading:
+    """How one request's reply is read, fixed when its prompt is rendered: the
+    model's format, its thinking markers, whether tools were offered, and
+    whether the prompt itself opened the thinking block."""
+
+    fmt: ToolFormat
+    thinking: Thinking | None = None
+    tools: bool = False
+    started: bool = False
+
+    def reader(self) -> ReplyReader:
+        return ReplyReader(self.fmt, self.thinking, self.tools, self.started)
