@@ -14,7 +14,7 @@ import pytest
 
 from oruel_cli.errors import UsageError
 from oruel_cli.formats.calls import FORMATS, format_for, format_named
-from oruel_cli.formats.calls.reasoning import MISTRAL_THINK, THINK, thinking_for
+from oruel_cli.formats.calls.reasoning import MISTRAL_THINK, THINK, ThinkingSplitter, thinking_for
 from oruel_cli.formats.calls.stream import ReplyReader
 
 NESTED = {"city": "Zürich", "when": {"day": "今日", "hours": [9, 17]}, "metric": True}
@@ -275,5 +275,33 @@ def test_thinking_markers_from_the_template_and_an_unknown_format_name():
     assert thinking_for("{% if enable_thinking %}<think>\n\n</think>{% endif %}") == THINK
     assert thinking_for("[THINK]{{ t }}[/THINK]") == MISTRAL_THINK
     assert thinking_for("{{ '<|im_start|>' }}") is None
+    # DeepSeek R1 distills' templates name only the end: they cut the content there
+    assert thinking_for("{% set content = content.split('</think>')[-1] %}") == THINK
     with pytest.raises(UsageError, match="allowed: gpt-oss, deepseek-r1"):
         format_named("json")
+
+
+SPLITTER_TEXTS = [
+    ("<think>\nLet me add.\n</think>\n\nIt is 4.", False, "Let me add.", "It is 4."),
+    ("Let me add.</think>  It is 4. </think>", True, "Let me add.", "It is 4. </think>"),
+    ("  No thinking, <think> later stays text", False, "", "  No thinking, <think> later stays text"),
+    ("<think>cut by max_tokens </thi", False, "cut by max_tokens </thi", ""),
+    ("[THINK]Oslo.[/THINK]Sure.", False, "Oslo.", "Sure."),
+]
+
+
+@pytest.mark.parametrize("text,started,thought,answer", SPLITTER_TEXTS)
+def test_the_engine_splitter_gives_the_same_at_every_split(text, started, thought, answer):
+    """What the engine shows as thinking and as answer does not depend on how
+    the tokens cut the text, and thinking, markers and answer add up to every
+    byte fed (the logprobs of a stream are released by those bytes)."""
+    markers = MISTRAL_THINK if text.startswith("[THINK]") else THINK
+    splits = [[text[:k], text[k:]] for k in range(len(text) + 1)] + [list(text)]
+    for pieces in splits:
+        splitter = ThinkingSplitter(markers, started)
+        outs = [splitter.feed(p) for p in pieces] + [splitter.flush()]
+        shown_thought = "".join(o[0] for o in outs)
+        shown_answer = "".join(o[1] for o in outs)
+        raw = "".join(o[2] for o in outs)
+        assert shown_thought.strip() == thought and shown_answer == answer, pieces
+        assert len(raw) + len(shown_answer) == len(text), pieces

@@ -35,17 +35,19 @@ class Prompter:
         self.template_kwargs = dict(template_kwargs or {})  # the job's: flags, config
         # How replies are read: the family's tool-call format and thinking
         # markers, found in the template's text (oruel's own `<tool_call>` when
-        # the template knows no tools: those are the instructions it is given).
-        source = model.chat_template if self.template.has_tools else None
+        # it has neither tools nor a family's call markers).
+        source = model.chat_template if self.template.renders_calls else None
         self.tool_format: ToolFormat = format_for(source)
         self.thinking = thinking_for(model.chat_template)
 
     def messages_for(
         self, messages: list[dict[str, Any]], params: GenerationParams, system: str | None
     ) -> list[dict[str, Any]]:
+        t = self.template
         return normalize_messages(
-            messages, system, self._offered_tools(params), self.template.has_tools
-        )
+            messages, system, self._offered_tools(params), t.has_tools, t.renders_calls,
+            self.tool_format.example,
+        )  # fmt: skip
 
     def prompt(
         self,

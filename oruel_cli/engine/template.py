@@ -30,6 +30,7 @@ CHATML = (
 RESERVED_KWARGS = ("messages", "tools", "add_generation_prompt")
 # Where a message's reasoning may come; templates read reasoning_content or thinking.
 _REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
+_NONE_TEST = re.compile(r"""\[['"]content['"]\]\s+is\s+none|\.content\s+is\s+none""")
 _THINKING_SWITCHES = (
     ("enable_thinking", re.compile(r"\benable_thinking\b")),
     ("reasoning_effort", re.compile(r"\breasoning_effort\b")),
@@ -37,12 +38,16 @@ _THINKING_SWITCHES = (
 )
 
 
-def tool_instructions(tools: list[dict[str, Any]]) -> str:
-    """The system-prompt text that teaches a template-less model to call tools."""
+HERMES_CALL = f'{TOOL_OPEN}{{"name": <function name>, "arguments": <arguments object>}}{TOOL_CLOSE}'
+
+
+def tool_instructions(tools: list[dict[str, Any]], example: str = HERMES_CALL) -> str:
+    """The system-prompt text that teaches a model whose template lists no tools
+    to call them, in `example`'s syntax (the one its replies are read in)."""
     defs = json.dumps([t["function"] for t in tools], ensure_ascii=False)
     return (
         "You may call one of the functions below. To call one, reply with only\n"
-        f'{TOOL_OPEN}{{"name": <function name>, "arguments": <arguments object>}}{TOOL_CLOSE}\n'
+        f"{example}\n"
         f"Functions:\n<tools>\n{defs}\n</tools>"
     )
 
@@ -75,8 +80,17 @@ def normalize_messages(
     system: str | None,
     tools: list[dict[str, Any]] | None,
     template_has_tools: bool,
+    renders_calls: bool | None = None,
+    example: str = HERMES_CALL,
 ) -> list[dict[str, Any]]:
-    """One system prompt (a message's wins over `system`), tools folded in when needed."""
+    """One system prompt (a message's wins over `system`), tools folded in when needed.
+
+    A template that lists no tools gets oruel's instructions (calls spelled as
+    `example`); one that does not render calls either (`renders_calls` false;
+    it follows `template_has_tools` when None) gets the history's calls and tool
+    results as text."""
+    if renders_calls is None:
+        renders_calls = template_has_tools
     out: list[dict[str, Any]] = []
     for m in messages:
         role = m.get("role")
@@ -84,7 +98,7 @@ def normalize_messages(
             raise UsageError(f"message role {role!r} (allowed: system, user, assistant, tool)")
         role = "system" if role == "developer" else role
         text = _text(m.get("content"))
-        if not template_has_tools:
+        if not renders_calls:
             if role == "tool":
                 role, text = "user", f"<tool_response>\n{text}\n</tool_response>"
             for call in m.get("tool_calls") or []:
@@ -96,7 +110,7 @@ def normalize_messages(
     if not any(m["role"] == "system" for m in out) and system:
         out.insert(0, {"role": "system", "content": system})
     if tools and not template_has_tools:
-        extra = tool_instructions(tools)
+        extra = tool_instructions(tools, example)
         if out and out[0]["role"] == "system":
             out[0] = {**out[0], "content": out[0]["content"] + "\n\n" + extra}
         else:
@@ -153,7 +167,11 @@ class ChatTemplate:
 
         self.source = source or CHATML
         self.origin = origin
-        self.has_tools = "tools" in self.source
+        self.has_tools = "tools" in self.source  # it lists the tools itself
+        self.renders_calls = self.has_tools or "tool_calls" in self.source
+        # DeepSeek R1's template renders an assistant's calls only when its
+        # content is none; most others fail on a none content.
+        self.none_beside_calls = bool(_NONE_TEST.search(self.source))
         self.bos, self.eos = bos, eos
         self.folded = False  # the system prompt was folded at least once (noticed once)
         try:
@@ -200,6 +218,11 @@ class ChatTemplate:
         from ..formats.environment import SecurityError, TemplateRefusal, plain
 
         extra = dict(kwargs or {})
+        if self.none_beside_calls:
+            messages = [
+                {**m, "content": None} if m.get("tool_calls") and not m.get("content") else m
+                for m in messages
+            ]
         context = plain(
             {
                 "bos_token": self.bos,

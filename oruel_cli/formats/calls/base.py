@@ -59,6 +59,11 @@ class ToolFormat:
     models: ClassVar[str]  # the families that write it, for the README table and `models info`
     trigger: ClassVar[str]  # the text that opens a call
     markers: ClassVar[tuple[str, ...]] = ()  # any of these in a template selects the format
+    # How oruel's instructions spell a call for a template that lists no tools
+    # itself (the default model's; DeepSeek R1's, which only renders calls).
+    example: ClassVar[str] = (
+        '<tool_call>{"name": <function name>, "arguments": <arguments object>}</tool_call>'
+    )
 
     def detect(self, template: str) -> bool:
         return any(m in template for m in self.markers)

@@ -25,6 +25,10 @@ class DeepSeekR1(ToolFormat):
     models = "DeepSeek R1 and its Qwen and Llama distills"
     trigger = BEGIN
     markers = (BEGIN,)
+    example = (
+        f"{BEGIN}{CALL}function{SEP}<function name>\n```json\n<arguments object>\n```"
+        f"{CALL_END}{END}"
+    )
 
     def grammar(self, tools, name=None, lazy=False):
         b = GrammarBuilder()
