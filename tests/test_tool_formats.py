@@ -284,7 +284,12 @@ def test_thinking_markers_from_the_template_and_an_unknown_format_name():
 SPLITTER_TEXTS = [
     ("<think>\nLet me add.\n</think>\n\nIt is 4.", False, "Let me add.", "It is 4."),
     ("Let me add.</think>  It is 4. </think>", True, "Let me add.", "It is 4. </think>"),
-    ("  No thinking, <think> later stays text", False, "", "  No thinking, <think> later stays text"),
+    (
+        "  No thinking, <think> later stays text",
+        False,
+        "",
+        "  No thinking, <think> later stays text",
+    ),
     ("<think>cut by max_tokens </thi", False, "cut by max_tokens </thi", ""),
     ("[THINK]Oslo.[/THINK]Sure.", False, "Oslo.", "Sure."),
 ]
