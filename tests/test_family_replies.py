@@ -217,3 +217,18 @@ def test_serve_streams_reasoning_content_as_its_own_delta(r1_path, tmp_path_fact
         assert sum(1 for p in pieces if p) > 1  # streamed piece by piece, not whole
     finally:
         srv.stop()
+
+
+def test_think_switches_reach_the_template_or_are_refused(tmp_path):
+    qwen3 = with_template(embedded_model_path(), tmp_path / "qwen3.gguf", source("qwen3"))
+    try:
+        off = oruel("ask", "--show-prompt", "-m", str(qwen3), "--no-think", "hi")
+        on = oruel("ask", "--show-prompt", "-m", str(qwen3), "--think", "hi")
+        assert off.returncode == 0 and on.returncode == 0, off.stderr + on.stderr
+        # Qwen3's enable_thinking=false writes an empty block into the generation prompt
+        assert off.stdout.rstrip().endswith("<think>\n\n</think>") and "<think>" not in on.stdout
+    finally:
+        qwen3.unlink()
+    refused = oruel("ask", "--show-prompt", "--think", "hi")  # the default model has none
+    assert refused.returncode == 2 and "has no thinking switch" in refused.stderr
+    assert "Traceback" not in refused.stderr

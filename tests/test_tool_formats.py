@@ -310,3 +310,25 @@ def test_the_engine_splitter_gives_the_same_at_every_split(text, started, though
         raw = "".join(o[2] for o in outs)
         assert shown_thought.strip() == thought and shown_answer == answer, pieces
         assert len(raw) + len(shown_answer) == len(text), pieces
+
+
+def test_think_flags_set_the_templates_own_switch_or_are_refused():
+    from oruel_cli.formats.kwargs import check_effort, thinking_kwargs
+
+    assert thinking_kwargs(False, None, ("enable_thinking",), "m") == {"enable_thinking": False}
+    assert thinking_kwargs(True, None, ("thinking",), "m") == {"thinking": True}
+    assert thinking_kwargs(None, "low", ("reasoning_effort",), "m") == {"reasoning_effort": "low"}
+    # a remote server's template is not known here: the common names are sent
+    assert thinking_kwargs(False, "high", None, "the server") == {
+        "enable_thinking": False,
+        "reasoning_effort": "high",
+    }
+    with pytest.raises(UsageError, match="--no-think: the chat template of m has no thinking"):
+        thinking_kwargs(False, None, (), "m")
+    with pytest.raises(UsageError, match="try --reasoning-effort low"):
+        thinking_kwargs(True, None, ("reasoning_effort",), "m")
+    with pytest.raises(UsageError, match="does not read reasoning_effort"):
+        thinking_kwargs(None, "low", ("enable_thinking",), "m")
+    assert check_effort("HIGH") == "high"
+    with pytest.raises(UsageError, match="allowed: low, medium, high"):
+        check_effort("max")

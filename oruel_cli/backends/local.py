@@ -73,7 +73,9 @@ class LocalBackend:
         self.n_slots = n_slots
         self.ctx_cap = ctx_cap
         self.size_to_first = size_to_first
-        self.prompter = Prompter(model, target.template_kwargs)
+        self.prompter = Prompter(
+            model, target.template_kwargs, target.think, target.reasoning_effort
+        )
         self._driver: Driver | None = None
         if ctx is not None or not size_to_first:
             self._open(ctx or context_size(model, target.runtime, ctx_cap))

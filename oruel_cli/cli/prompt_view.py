@@ -19,7 +19,7 @@ def print_prompt(
     from ..engine.loader import load_model
 
     with load_model(target, verbose, vocab_only=True) as model:
-        prompter = Prompter(model, target.template_kwargs)
+        prompter = Prompter(model, target.template_kwargs, target.think, target.reasoning_effort)
         prompt = prompter.prompt(messages, resolved.params, resolved.system)
         tokens = len(model.tokenize_prompt(prompt))
     if as_json:

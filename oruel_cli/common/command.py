@@ -73,7 +73,13 @@ def open_remote(
     from ..formats.kwargs import parse_template_args
 
     backend = RemoteBackend(endpoints, model_flag_name(model or opts.model, config, tier), timeout)
+    from ..formats.kwargs import check_effort, thinking_kwargs
+
     backend.template_kwargs = parse_template_args(getattr(opts, "template_arg", None))
+    effort = check_effort(getattr(opts, "reasoning_effort", None))
+    backend.template_kwargs |= thinking_kwargs(
+        getattr(opts, "think", None), effort, None, "the server"
+    )
     return backend
 
 

@@ -104,6 +104,24 @@ ChatTemplateFile = Annotated[
         help="A Jinja chat template that replaces the model's.", rich_help_panel=T,
     ),
 ]  # fmt: skip
+Think = Annotated[
+    bool | None,
+    typer.Option(
+        "--think/--no-think",
+        help="Turn the model's thinking on or off with its template's own switch "
+        "(enable_thinking, thinking); a template without one is exit 2.",
+        rich_help_panel=T,
+    ),
+]
+ReasoningEffort = Annotated[
+    str | None,
+    typer.Option(
+        "--reasoning-effort",
+        metavar="low|medium|high",
+        help="How long the model thinks, where its template takes reasoning_effort (gpt-oss).",
+        rich_help_panel=T,
+    ),
+]
 TemplateArgs = Annotated[
     list[str] | None,
     typer.Option(
@@ -345,6 +363,8 @@ class CommonOptions:
     # -- chat template ----------------------------------------------------------
     chat_template: ChatTemplateFile = None
     template_arg: TemplateArgs = None
+    think: Think = None
+    reasoning_effort: ReasoningEffort = None
 
     def apply_template(self, target: Any) -> Any:
         """A local target with --chat-template and --template-arg over the config's."""
@@ -352,6 +372,10 @@ class CommonOptions:
         if text is not None:
             target.chat_template, target.chat_template_file = text, file
         target.template_kwargs = {**target.template_kwargs, **kwargs}
+        target.think = self.think
+        from ..formats.kwargs import check_effort
+
+        target.reasoning_effort = check_effort(self.reasoning_effort)
         return target
 
     def flag_params(self) -> dict[str, Any]:

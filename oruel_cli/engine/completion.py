@@ -24,7 +24,13 @@ __all__ = ["Completion", "Prompter", "complete", "grammar_for", "json_warning"]
 class Prompter:
     """Renders and tokenizes requests for one loaded model."""
 
-    def __init__(self, model: LoadedModel, template_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        template_kwargs: dict[str, Any] | None = None,
+        think: bool | None = None,
+        reasoning_effort: str | None = None,
+    ) -> None:
         self.model = model
         self.template = ChatTemplate(
             model.chat_template,
@@ -33,6 +39,12 @@ class Prompter:
             origin=getattr(model, "template_origin", str(model.path)),
         )
         self.template_kwargs = dict(template_kwargs or {})  # the job's: flags, config
+        if think is not None or reasoning_effort is not None:
+            from ..formats.kwargs import thinking_kwargs
+
+            switches = self.template.support().switches
+            origin = self.template.origin
+            self.template_kwargs |= thinking_kwargs(think, reasoning_effort, switches, origin)
         # How replies are read: the family's tool-call format and thinking
         # markers, found in the template's text (oruel's own `<tool_call>` when
         # it has neither tools nor a family's call markers).

@@ -25,6 +25,8 @@ class Target:
     chat_template: str | None = None  # --chat-template FILE's text: replaces the GGUF's
     chat_template_file: Path | None = None
     template_kwargs: dict[str, Any] = field(default_factory=dict)
+    think: bool | None = None  # --think / --no-think: the template's own switch
+    reasoning_effort: str | None = None  # --reasoning-effort (gpt-oss's switch)
 
 
 def gpu_offload_supported() -> bool:

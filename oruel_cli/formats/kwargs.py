@@ -64,3 +64,42 @@ def check_template_kwargs(value: Any, where: str = "chat_template_kwargs") -> di
     for key in value:
         check_key(key, where)
     return dict(value)
+
+
+EFFORTS = ("low", "medium", "high")
+
+
+def check_effort(value: str | None) -> str | None:
+    if value is not None and value.lower() not in EFFORTS:
+        raise UsageError(f"--reasoning-effort {value!r} is not allowed; allowed: low, medium, high")
+    return value.lower() if value is not None else None
+
+
+def thinking_kwargs(
+    think: bool | None, effort: str | None, switches: tuple[str, ...] | None, origin: str
+) -> dict[str, Any]:
+    """The template keywords --think/--no-think and --reasoning-effort set.
+
+    `switches`: the keywords the template reads (None: a remote server's
+    template, unknown here: the common names are sent as chat_template_kwargs).
+    """
+    out: dict[str, Any] = {}
+    if think is not None:
+        known = switches if switches is not None else ("enable_thinking",)
+        key = next((k for k in ("enable_thinking", "thinking") if k in known), None)
+        if key is None:
+            flag = "--think" if think else "--no-think"
+            hint = "; try --reasoning-effort low" if "reasoning_effort" in known else ""
+            raise UsageError(
+                f"{flag}: the chat template of {origin} has no thinking switch "
+                f"(allowed on templates that read enable_thinking or thinking){hint}"
+            )
+        out[key] = think
+    if effort is not None:
+        if switches is not None and "reasoning_effort" not in switches:
+            raise UsageError(
+                f"--reasoning-effort: the chat template of {origin} does not read "
+                "reasoning_effort (gpt-oss's does)"
+            )
+        out["reasoning_effort"] = effort
+    return out
