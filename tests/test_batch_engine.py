@@ -33,6 +33,23 @@ def finish_all(engine, reqs):
     return {h.id: h.wait() for h in handles}
 
 
+def same_except_near_ties(one, reqs, a, b) -> None:
+    """Each pair of greedy replies is the same, or parts where the top two logits
+    (as `one`, a single sequence, reads them) lie within NEAR_TIE: a batch of
+    several sequences takes other kernel paths, whose rounding may tip a tie."""
+    gaps = []
+    for req in reqs:
+        x, y = a[req.id].tokens, b[req.id].tokens
+        if x == y:
+            continue
+        k = next(i for i in range(min(len(x), len(y))) if x[i] != y[i])
+        logits = one.next_token_logits(req.tokens + x[:k])
+        gap = logits[x[k]] - logits[y[k]]
+        gaps.append((req.id, k, gap))
+        assert 0 <= gap < NEAR_TIE, f"{req.id} diverges at token {k} with a logit gap of {gap}"
+    assert len(gaps) < len(reqs), "every reply diverged: that is no near-tie"
+
+
 @pytest.fixture(scope="module")
 def engines(base_config):
     target = resolve_target(base_config, None, {})
@@ -47,17 +64,7 @@ def test_parallel_8_matches_parallel_1_except_at_near_ties(engines):
     greedy = GenerationParams(temperature=0, max_tokens=40)
     reqs, a = run_all(one, greedy)
     _, b = run_all(eight, greedy)
-    gaps = []
-    for req in reqs:
-        x, y = a[req.id].tokens, b[req.id].tokens
-        if x == y:
-            continue
-        k = next(i for i in range(min(len(x), len(y))) if x[i] != y[i])
-        logits = one.next_token_logits(req.tokens + x[:k])
-        gap = logits[x[k]] - logits[y[k]]
-        gaps.append((req.id, k, gap))
-        assert 0 <= gap < NEAR_TIE, f"{req.id} diverges at token {k} with a logit gap of {gap}"
-    assert len(gaps) < len(reqs), "every reply diverged: that is no near-tie"
+    same_except_near_ties(one, reqs, a, b)
 
 
 def test_a_slot_reuses_the_system_prompt_it_holds(engines):
@@ -84,11 +91,10 @@ def test_unified_kv_shares_a_prefix_across_slots(base_config):
         assert all(ev.cached_tokens >= 20 for ev in done.values())
         alone = Engine(model, n_slots=1, ctx_per_slot=512, threads=2)
         try:
-            # the copied KV gives the same greedy text as a fresh decode
-            fresh = {k: ev.text for k, ev in finish_all(alone, reqs).items()}
+            # the copied KV gives the same greedy text as a fresh decode (near-ties apart)
+            same_except_near_ties(alone, reqs, finish_all(alone, reqs), done)
         finally:
             alone.close()
-        assert fresh == {k: ev.text for k, ev in done.items()}
     finally:
         engine.close()
         model.close()

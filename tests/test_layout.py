@@ -2,7 +2,9 @@
 and nothing below the command layer imports it (`cli/` holds the Typer
 commands: only the entry point sits above them). Imports inside functions
 count (they run too); those under `if TYPE_CHECKING:` do not (they never run).
-Also one place mints the `chatcmpl-` ids."""
+Also one place mints the `chatcmpl-` ids, the backends are the only seam
+between the commands and where a request runs, and no module outgrows a
+reader (450 lines)."""
 
 from __future__ import annotations
 
@@ -118,6 +120,33 @@ def test_one_place_mints_completion_ids():
         if '"chatcmpl-' in path.read_text(encoding="utf-8")
     ]
     assert minting == ["api/ids.py"]
+
+
+MAX_LINES = 450  # a module longer than this holds more than one thing: split it
+
+
+def test_no_module_is_over_the_line_limit():
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in module_files(PACKAGE).values()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+# Reaching into a backend's insides: what lies behind `backends/` is theirs.
+BYPASSES = ("hasattr(backend", ".prompter.", ".driver.engine")
+
+
+def test_only_the_backends_reach_the_engine_behind_them():
+    found = [
+        f"{path.relative_to(PACKAGE)}: {needle}"
+        for path in module_files(PACKAGE).values()
+        if path.relative_to(PACKAGE).parts[0] != "backends"
+        for needle in BYPASSES
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
 
 
 def test_the_checks_see_a_circle_and_an_upward_import(tmp_path):

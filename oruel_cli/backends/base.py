@@ -42,6 +42,7 @@ class ChatHandle(Protocol):
 
 class Backend(Protocol):
     model_name: str
+    remote: bool  # a server renders the template and holds the tokenizer
 
     def start(
         self,

@@ -10,6 +10,7 @@ from ..engine.completion import Completion, Prompter, complete
 from ..engine.driver import Driver, Handle, Sink
 from ..engine.engine import Delta, Request, check_prompt_fits
 from ..engine.loader import CHAT_CTX_CAP, Target, context_size, make_engine
+from ..errors import UsageError
 from ..params.model import GenerationParams
 from .base import Thought
 
@@ -56,6 +57,8 @@ class LocalBackend:
     (prompt + max_tokens: a one-shot ask; llama.cpp clears the whole KV cache
     at creation, ~70 ms for 8192 tokens of the default model).
     """
+
+    remote = False
 
     def __init__(
         self,
@@ -115,12 +118,15 @@ class LocalBackend:
         template_kwargs: dict[str, Any] | None = None,
     ) -> Request:
         """Render the chat template, tokenize, build and check the grammar;
-        a prompt that cannot fit one sequence fails here (RuntimeFailure)."""
+        an empty prompt fails here (UsageError), one that cannot fit one
+        sequence too (ContextTooLong), a broken template (RuntimeFailure)."""
         req = self.prompter.request(
             messages, params, system, request_id=request_id, user=user,
             template_kwargs=template_kwargs,
         )  # fmt: skip
         req.ignore_eog = ignore_eog
+        if not req.tokens:
+            raise UsageError("the prompt is empty after tokenization")
         check_prompt_fits(len(req.tokens), self.ctx_slot)
         if self._driver is None:
             mt = params.max_tokens

@@ -17,7 +17,7 @@ from ..backends.local import LocalBackend
 from ..config import Config
 from ..engine.completion import complete, json_warning
 from ..engine.engine import Event, Finish, Request
-from ..errors import OruelError, RuntimeFailure
+from ..errors import ContextTooLong, OruelError, RuntimeFailure
 from ..resolve import ParamResolver
 from .reader import BatchLine, LineError
 from .sink import JobSink
@@ -111,18 +111,16 @@ class BatchJob:
                 f"{self.job_model!r}: run the turbo lines in a job of their own with --model",
             )
         try:
-            req = self.backend.prompter.request(
+            req = self.backend.prepare(
                 line.messages or [], resolved.params, resolved.system, user=(line, resolved),
                 template_kwargs=line.template_kwargs,
             )  # fmt: skip
+        except ContextTooLong as e:
+            raise _LineFailure("context_length_exceeded", str(e)) from None
         except RuntimeFailure as e:  # the model file's template broke: not the line's fault
             raise _LineFailure("template_error", str(e)) from None
         except OruelError as e:
             raise _LineFailure("invalid_parameter", str(e)) from None
-        try:
-            self.backend.driver.engine.check(req)
-        except OruelError as e:
-            raise _LineFailure("context_length_exceeded", str(e)) from None
         if json_warning(line.messages or [], resolved.params, resolved.system):
             self.stats.json_unasked.append(line.line_no)
         return req

@@ -24,8 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from ..api.body import loads_strict
 from ..errors import UsageError
-from .reader import loads_strict
 from .records import record_id, record_ok
 
 STDOUT = "-"

@@ -16,10 +16,9 @@ stopped; so does a Ctrl-C when stdin is piped (there is no prompt to go back to)
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -30,8 +29,10 @@ from ..common.command import (
     Stop,
     ctx_in_effect,
     note_thinking,
+    print_reply,
     print_thinking,
     show_params,
+    stats_line,
     stream_in_effect,
 )
 from ..engine.loader import CHAT_CTX_CAP
@@ -39,13 +40,13 @@ from ..errors import ContextTooLong, Interrupted, OruelError, RuntimeFailure, Us
 from ..render import (
     MarkdownStream,
     err_console,
-    markdown,
     out_console,
     quiet_terminal,
     rich_stdout,
 )
 from ..signals import catching
 from . import commands
+from .input import LineReader, TerminalReader, read_message
 from .state import ChatSession, reply_room
 
 if TYPE_CHECKING:  # the engine loads llama.cpp: imported when a chat runs, not for its tests
@@ -55,68 +56,6 @@ if TYPE_CHECKING:  # the engine loads llama.cpp: imported when a chat runs, not 
     from ..engine.engine import Request
     from ..logs.writer import ReplyLog
 
-BLOCK = '"""'
-
-
-def read_message(read: Callable[[bool], str]) -> str:
-    """One message from `read(first_line)`: a line, or a block between two
-    `\"\"\"` lines (text may share a line with either; Ctrl-D or the end of
-    input inside a block ends it). EOFError and KeyboardInterrupt on the
-    first line propagate."""
-    text = read(True)
-    head = text.strip()
-    if not head.startswith(BLOCK):
-        return text
-    body = head[len(BLOCK) :]
-    if body.endswith(BLOCK):  # """one line"""
-        return body[: -len(BLOCK)]
-    lines = [body] if body else []
-    while True:
-        try:
-            line = read(False)
-        except EOFError:
-            break
-        if line.rstrip().endswith(BLOCK):
-            last = line.rstrip()[: -len(BLOCK)]
-            if last:
-                lines.append(last)
-            break
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> str:
-    """Tokens, decode speed, time to first token, prompt tokens new and
-    cached, context used (unless `ctx` is None: a remote server's is not
-    known), finish reason; in fewer words when the full line would not fit
-    `width` (a terminal's: a wrapped stats line reads badly)."""
-    new, cached = comp.prompt_tokens - comp.cached_tokens, comp.cached_tokens
-    used = (comp.prompt_tokens + comp.completion_tokens) / (ctx or 1)
-    first = comp.first_token_seconds
-    head = f"{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s"
-    ttft = ("first token {:.2f} s", "first {:.2f} s")
-    forms = [  # widest first
-        (
-            ttft[0],
-            f"prompt {new} new + {cached} cached",
-            f"context {used:.0%} of {ctx}",
-            "finish: ",
-        ),
-        (ttft[1], f"prompt {new} new + {cached} cached", f"ctx {used:.0%} of {ctx}", ""),
-        (ttft[1], f"{new} new + {cached} cached", f"ctx {used:.0%}", ""),
-    ]
-    line = ""
-    for first_fmt, prompt, context, finish in forms:
-        if first is not None:
-            when = first_fmt.format(first)
-        else:  # tokens without a first one's time: a remote reply that came whole
-            when = "sent whole" if comp.completion_tokens else "no token"
-        parts = [head, when, prompt, context] if ctx else [head, when, prompt]
-        line = " · ".join([*parts, finish + comp.finish_shown])
-        if width is None or len(line) <= width:
-            break
-    return line
-
 
 CUT_NOTE = "cut: the partial reply stays in the history (/retry redoes it, /undo drops it)"
 
@@ -125,99 +64,6 @@ def shown_model(name: str) -> str:
     """The banner's model: a GGUF path (llama-server's model id) by its file name, so the
     banner keeps to one line; any other name (a hub id such as org/model) as it is."""
     return Path(name).name if name.lower().endswith(".gguf") else name
-
-
-# -- input ---------------------------------------------------------------------------
-
-
-class LineReader:
-    """stdin that is not a terminal: each line one message."""
-
-    interactive = False
-
-    def __init__(self) -> None:
-        self.count = 0  # lines read so far
-        self.started = 0  # the line the message being read started on
-
-    def read(self, first: bool) -> str:
-        line = sys.stdin.readline()
-        if not line:
-            raise EOFError
-        self.count += 1
-        if first:
-            self.started = self.count
-        return line.rstrip("\r\n")
-
-
-class TerminalReader:
-    """prompt_toolkit: line editing, history, search, suggestions, completion."""
-
-    interactive = True
-
-    def __init__(self, history: Path | None, warn: Callable[[str], None]) -> None:
-        from prompt_toolkit import PromptSession
-        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-        from prompt_toolkit.history import FileHistory, History, InMemoryHistory
-        from prompt_toolkit.key_binding import KeyBindings
-        from prompt_toolkit.styles import Style
-
-        keys = KeyBindings()
-
-        @keys.add("escape", "enter")
-        @keys.add("c-j")
-        def _newline(event: Any) -> None:
-            event.current_buffer.insert_text("\n")
-
-        hist: History = InMemoryHistory()
-        if history is not None:
-            try:
-                history.parent.mkdir(parents=True, exist_ok=True)
-                history.touch(exist_ok=True)
-                hist = FileHistory(str(history))
-            except OSError as e:
-                warn(f"the chat history cannot be kept in {history}: {e.strerror}")
-        output = None
-        if not sys.stdout.isatty():  # replies piped: the prompt goes to the terminal on stderr
-            from prompt_toolkit.output import create_output
-
-            output = create_output(stdout=sys.stderr)
-        self.session: Any = PromptSession(
-            history=hist,
-            auto_suggest=AutoSuggestFromHistory(),
-            completer=_completer(),
-            complete_while_typing=False,
-            key_bindings=keys,
-            multiline=False,
-            prompt_continuation=lambda width, line, wrap: [("class:cont", "… ".rjust(width))],
-            style=Style.from_dict({"prompt": "bold ansicyan", "cont": "ansibrightblack"}),
-            output=output,
-        )
-
-    def read(self, first: bool) -> str:
-        message = [("class:prompt", "› ")] if first else [("class:cont", "… ")]
-        return self.session.prompt(message)
-
-
-def _completer() -> Any:
-    """Tab completion (a class made here: prompt_toolkit loads only on a terminal)."""
-    from prompt_toolkit.completion import Completer, Completion, PathCompleter
-    from prompt_toolkit.document import Document
-
-    paths = PathCompleter(expanduser=True)
-
-    class ChatCompleter(Completer):
-        def get_completions(self, document: Document, complete_event: Any) -> Iterator[Completion]:
-            found = commands.completions(document.text_before_cursor)
-            if found is None:
-                return
-            words, typed = found
-            if words == ["<file>"]:
-                yield from paths.get_completions(Document(typed, len(typed)), complete_event)
-                return
-            for word in words:
-                yield Completion(word, start_position=-len(typed))
-
-    return ChatCompleter()
 
 
 # -- the loop ----------------------------------------------------------------------------
@@ -256,7 +102,7 @@ class Chat:
 
     @property
     def remote(self) -> bool:
-        return not hasattr(self.backend, "prepare")
+        return self.backend.remote
 
     @property
     def ctx(self) -> int | None:
@@ -569,35 +415,12 @@ class Chat:
             from ..logprob_view import show
 
             show(comp.logprobs, out_console() if rich_stdout() else None, comp.content)
-            self._print_whole(replace(comp, content=None))
+            print_reply(replace(comp, content=None))
         elif not stream:
-            self._print_whole(comp)
+            print_reply(comp)
         for w in comp.warnings:
             self.warn(w)
         return comp
-
-    def _print_whole(self, comp: Completion) -> None:
-        if comp.content:
-            if rich_stdout():
-                out_console().print(markdown(comp.content))
-            else:
-                print(comp.content, flush=True)
-        for call in comp.tool_calls:
-            fn = call["function"]
-            args = json.loads(fn["arguments"])
-            if rich_stdout():
-                from rich.panel import Panel
-                from rich.syntax import Syntax
-
-                body = Syntax(json.dumps(args, ensure_ascii=False, indent=2), "json")
-                title = f"tool call: {fn['name']}"
-                out_console().print(
-                    Panel(
-                        body, title=title, subtitle="not executed", title_align="left", expand=False
-                    )
-                )
-            else:
-                print(json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False))
 
 
 def _escape(text: str) -> str:

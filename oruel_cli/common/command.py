@@ -250,21 +250,36 @@ def print_thinking(comp: Completion) -> None:
 
 
 def print_reply(comp: Completion) -> None:
-    """A whole reply: its text (Markdown on a terminal), then any tool calls as JSON."""
+    """A whole reply (ask's and chat's alike): its text (Markdown on a terminal),
+    then any tool calls."""
     if comp.content:
         if rich_stdout():
             out_console().print(markdown(comp.content))
         else:
-            print(comp.content)
+            print(comp.content, flush=True)
     print_calls(comp)
 
 
 def print_calls(comp: Completion) -> None:
-    """A reply's tool calls, one JSON object a line."""
+    """A reply's tool calls: on a terminal each in a panel of indented JSON
+    (marked not executed: oruel does not run tools); piped, one JSON object a
+    line for a script to read."""
     for call in comp.tool_calls:
         fn = call["function"]
         args = json.loads(fn["arguments"])
-        print(json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False))
+        if rich_stdout():
+            from rich.panel import Panel
+            from rich.syntax import Syntax
+
+            body = Syntax(json.dumps(args, ensure_ascii=False, indent=2), "json")
+            title = f"tool call: {fn['name']}"
+            panel = Panel(body, title=title, subtitle="not executed", title_align="left")
+            panel.expand = False
+            out_console().print(panel)
+        else:
+            print(
+                json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False), flush=True
+            )
 
 
 def print_logprobs(comp: Completion) -> None:
@@ -286,6 +301,39 @@ def print_stats(comp: Completion) -> None:
         highlight=False,
         soft_wrap=True,  # one line whatever the width: a script reads it as one
     )
+
+
+def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> str:
+    """chat's stats line after a reply: tokens, decode speed, time to first token, prompt tokens new and
+    cached, context used (unless `ctx` is None: a remote server's is not
+    known), finish reason; in fewer words when the full line would not fit
+    `width` (a terminal's: a wrapped stats line reads badly)."""
+    new, cached = comp.prompt_tokens - comp.cached_tokens, comp.cached_tokens
+    used = (comp.prompt_tokens + comp.completion_tokens) / (ctx or 1)
+    first = comp.first_token_seconds
+    head = f"{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s"
+    ttft = ("first token {:.2f} s", "first {:.2f} s")
+    forms = [  # widest first
+        (
+            ttft[0],
+            f"prompt {new} new + {cached} cached",
+            f"context {used:.0%} of {ctx}",
+            "finish: ",
+        ),
+        (ttft[1], f"prompt {new} new + {cached} cached", f"ctx {used:.0%} of {ctx}", ""),
+        (ttft[1], f"{new} new + {cached} cached", f"ctx {used:.0%}", ""),
+    ]
+    line = ""
+    for first_fmt, prompt, context, finish in forms:
+        if first is not None:
+            when = first_fmt.format(first)
+        else:  # tokens without a first one's time: a remote reply that came whole
+            when = "sent whole" if comp.completion_tokens else "no token"
+        parts = [head, when, prompt, context] if ctx else [head, when, prompt]
+        line = " · ".join([*parts, finish + comp.finish_shown])
+        if width is None or len(line) <= width:
+            break
+    return line
 
 
 def _prompt_time(comp: Completion) -> str:

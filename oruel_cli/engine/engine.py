@@ -26,106 +26,18 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..errors import ContextTooLong, RuntimeFailure
 from ..formats.calls.reasoning import ThinkingSplitter
-from ..params.model import GenerationParams
 from .bindings import lc
+from .events import Delta, Event, Finish, Request
 from .llama import LoadedModel
-from .logprobs import Entry, Row, Tracker, entry, row_from_pointer
-from .sampling import Grammar, build_chain
+from .logprobs import Row, Tracker, entry, row_from_pointer
+from .sampling import build_chain
+from .slots import _DECODE_CODES, _Run, _Slot
 from .text import Detokenizer, StopMatcher
 
-if TYPE_CHECKING:
-    from ..formats.calls.stream import Reading
-
-
-@dataclass
-class Request:
-    """A prompt, already tokenized, and how to generate from it."""
-
-    id: str
-    tokens: list[int]
-    params: GenerationParams
-    grammar: Grammar | None = None
-    priority: int = 1  # lower is admitted first: turbo 0, standard 1
-    ignore_eog: bool = False  # generate past end-of-generation (`oruel bench` measures speed)
-    user: object = None  # the caller's own data, handed back in events
-    reading: Reading | None = None  # the model's tool-call format and thinking markers
-
-
-@dataclass
-class Delta:
-    request: Request
-    text: str
-    logprobs: list[Entry] | None = None  # the tokens this text releases, when asked
-    reasoning: str = ""  # thinking, split from the answer where the model marks it
-
-
-@dataclass
-class Finish:
-    request: Request
-    text: str  # the whole output (stop string excluded)
-    tokens: list[int]  # the generated token ids
-    finish_reason: str  # stop | length | cancelled | error
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int  # prompt tokens reused from the KV cache
-    seconds: float  # admission to finish
-    first_token_seconds: float | None  # admission to the first token (prompt processing)
-    error: str | None = None  # why, when finish_reason is "error"
-    admitted_at: float = 0.0  # time.perf_counter() at admission
-    logprobs: list[Entry] | None = None  # every token's entry, when the request asked
-    context_full: int | None = None  # the context's size, when its end (not max_tokens) cut it
-    reasoning: str | None = None  # the thinking (markers removed), where the model thought
-    reasoning_tokens: int = 0  # tokens generated until the thinking closed
-
-
-Event = Delta | Finish
-
-# What llama_decode's return codes mean (llama.h).
-_DECODE_CODES = {
-    1: ": no room in the KV cache for this batch",
-    2: ": aborted",
-    -1: ": invalid batch",
-}
-
-
-@dataclass
-class _Run:
-    """The tokens one slot put into this step's batch, to undo or redo them."""
-
-    slot: _Slot
-    start: int  # the slot's KV length before this batch
-    tokens: list[int]
-    sample_at: int | None  # batch index of the logits to sample, if any
-
-
-@dataclass
-class _Slot:
-    seq: int
-    cached: list[int] = field(default_factory=list)  # tokens whose KV this sequence holds
-    req: Request | None = None
-    pending: list[int] = field(default_factory=list)  # prompt tokens still to decode
-    next_token: int | None = None  # sampled, not yet decoded
-    last_token: int | None = None  # the last token sampled (tests, the --demo)
-    chain: object = None
-    detok: Detokenizer | None = None
-    stops: StopMatcher | None = None
-    lp: Tracker | None = None  # set when the request asks for logprobs
-    thinks: ThinkingSplitter | None = None  # set when the model marks its thinking
-    thought: list[str] = field(default_factory=list)
-    n_think: int = 0
-    think_counted: bool = False  # the closing marker's token was counted
-    text: list[str] = field(default_factory=list)
-    generated: list[int] = field(default_factory=list)
-    n_gen: int = 0
-    n_reused: int = 0
-    t_start: float = 0.0
-    t_first: float | None = None
-    last_used: int = -1  # when its last request finished (the engine's count of finishes)
+__all__ = ["Delta", "Engine", "Event", "Finish", "Request", "check_prompt_fits"]
 
 
 class Engine:

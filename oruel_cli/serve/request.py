@@ -1,7 +1,7 @@
 """A chat-completions request body -> what to run, or the 400/404 that says why not.
 
 The body goes through the same checks as a batch job's OpenAI line
-(`batch.reader.parse_body`: fields accepted, ignored and refused, aliases,
+(`api.body.parse_body`: fields accepted, ignored and refused, aliases,
 `n`), then its parameters through the same parameter model as the flags,
 types strict (`"0.5"` or `true` is not a number), and the same layering: the
 request's fields are the top layer over the config (and the tier's profile)
@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..batch.reader import BadInput, ChatBody, loads_strict, parse_body
+from ..api.body import BadInput, ChatBody, loads_strict, parse_body
 from ..errors import UsageError
 from ..params.validate import validate_params
 from ..resolve import ParamResolver, Resolved
