@@ -215,6 +215,18 @@ def test_serve_streams_reasoning_content_as_its_own_delta(r1_path, tmp_path_fact
                 content.append(delta.content or "")
         assert "".join(pieces).strip() == thought and "".join(content) == ""
         assert sum(1 for p in pieces if p) > 1  # streamed piece by piece, not whole
+        # --endpoint passes the server's thinking on, whole and streamed, as a local model's
+        question = ASK[-1]["content"]
+        args = ["--endpoint", srv.base_url, "-t", "0", "--max-tokens", "24"]
+        remote = oruel("ask", *args, "--output-json", question)
+        assert remote.returncode == 0, remote.stderr
+        message = json.loads(remote.stdout)["choices"][0]["message"]
+        assert message["reasoning_content"].strip() == thought.strip(), message
+        shown = oruel("ask", *args, "--show-thinking", question)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.strip() == thought.strip(), shown.stdout
+        plain = oruel("ask", *args, question)
+        assert plain.stdout.strip() == "" and "thought for" in plain.stderr, plain
     finally:
         srv.stop()
 

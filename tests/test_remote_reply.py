@@ -8,7 +8,7 @@ import time
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from oruel_cli.backends.remote import StreamReply, completion_from_response, finalize
+from oruel_cli.backends.remote_reply import StreamReply, completion_from_response, finalize
 from oruel_cli.engine.reply import Completion
 from oruel_cli.params.model import GenerationParams
 
@@ -130,3 +130,38 @@ def test_chat_stats_line_of_a_remote_reply():
     assert stats_line(comp, None) == (
         "10 tokens · 4.5 tok/s · sent whole · prompt 20 new + 0 cached · finish: tool_calls"
     )  # no context part: a remote server's context is not known here
+
+
+def test_a_servers_thinking_is_kept_apart_from_the_answer():
+    """llama-server and vLLM send thinking as delta.reasoning_content (newer vLLM
+    as delta.reasoning); it is not the answer, and comes apart chunk by chunk."""
+    reply = StreamReply("m", time.perf_counter())
+    seen = []
+    for delta in ({"reasoning_content": "Two and "}, {"reasoning": "two. "}, {"content": "4"}):
+        text = reply.add(chunk(delta))
+        seen.append((reply.thought, text))
+    reply.add(chunk(usage={"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8,
+                           "completion_tokens_details": {"reasoning_tokens": 2}}))  # fmt: skip
+    assert seen == [("Two and ", ""), ("two. ", ""), ("", "4")]
+    comp = reply.completion()
+    assert (comp.content, comp.reasoning_content, comp.reasoning_tokens) == (
+        "4",
+        "Two and two. ",
+        2,
+    )
+    assert comp.to_openai()["choices"][0]["message"]["reasoning_content"] == "Two and two. "
+    plain = StreamReply("m", time.perf_counter())
+    plain.add(chunk({"content": "4"}))
+    assert plain.completion().reasoning_content is None  # no thinking: no field
+
+
+def test_a_whole_response_keeps_the_servers_thinking():
+    resp = ChatCompletion.model_validate(
+        {"id": "chatcmpl-t", "object": "chat.completion", "created": 1, "model": "srv",
+         "choices": [{"index": 0, "finish_reason": "stop", "message": {
+             "role": "assistant", "content": "4", "reasoning_content": "Two and two."}}],
+         "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9,
+                   "completion_tokens_details": {"reasoning_tokens": 3}}}
+    )  # fmt: skip
+    comp = completion_from_response(resp, "asked", GenerationParams(), 0.5)
+    assert (comp.content, comp.reasoning_content, comp.reasoning_tokens) == ("4", "Two and two.", 3)

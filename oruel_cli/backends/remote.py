@@ -13,21 +13,21 @@ the answer.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..api.ids import completion_id, tool_call_id
-from ..engine.reply import Completion, check_json, extract_tool_calls, schema_error
-from ..engine.template import TOOL_OPEN
+from ..api.ids import completion_id
+from ..engine.reply import Completion
 from ..errors import OruelError
 from ..params.model import GenerationParams
+from .base import Thought
 from .endpoints import DEFAULT_TIMEOUT, Endpoint
 from .fields import ParameterRefused, check_fields, detect, request_fields
 from .remote_errors import RemoteError, RemoteFailure, from_openai
+from .remote_reply import StreamReply, completion_from_response, finalize
 
 __all__ = ["RemoteBackend", "RemoteHandle", "request_fields"]
 
@@ -36,182 +36,10 @@ NO_KEY = "no-key"  # the client needs some key; a server without auth ignores it
 _POLL = 0.05  # seconds between looks at the cancel flag while waiting for text
 
 
-def finalize(comp: Completion, params: GenerationParams) -> Completion:
-    """The checks the local engine makes on a reply, made on a remote one: tool
-    calls (parsed from text if the server left them there), JSON and its schema."""
-    if params.tools_active:
-        if comp.tool_calls:
-            _check_calls(comp, params)
-            comp.finish_reason = "tool_calls"
-        elif TOOL_OPEN in (comp.content or ""):
-            extract_tool_calls(comp, params)
-        return comp
-    fmt = params.response_kind
-    if fmt in ("json_object", "json_schema"):
-        check_json(comp, params, fmt)
-    return comp
-
-
-def _check_calls(comp: Completion, params: GenerationParams) -> None:
-    by_name = {t["function"]["name"]: t["function"] for t in params.tools or []}
-    for call in comp.tool_calls:
-        fn = call.get("function") or {}
-        name = fn.get("name")
-        if name not in by_name:
-            comp.warnings.append(f"the model called an unknown tool {name!r}")
-            continue
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except json.JSONDecodeError:
-            comp.warnings.append(f"tool call {name}: the arguments are not valid JSON")
-            continue
-        schema = by_name[name].get("parameters")
-        if schema and (err := schema_error(args, schema)):
-            comp.warnings.append(f"tool call {name}: arguments do not follow the schema: {err}")
-
-
-class StreamReply:
-    """A streamed reply put together chunk by chunk (text, tool calls, usage)."""
-
-    def __init__(self, model: str, started: float) -> None:
-        self.id = completion_id()
-        self.model = model
-        self.started = started
-        self.first: float | None = None
-        self.parts: list[str] = []
-        self.calls: dict[int, dict[str, Any]] = {}
-        self.finish_reason: str | None = None
-        self.usage: Any = None
-        self.timings: Any = None
-        self.chunks = 0  # chunks that carried text: the token count when no usage comes
-        self.logprobs: list[dict[str, Any]] = []  # what the server gave, chunk by chunk
-
-    def add(self, chunk: Any) -> str:
-        """Take one chunk; the text it adds."""
-        if chunk.id:
-            self.id = chunk.id
-        if chunk.model:
-            self.model = chunk.model
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        extra = chunk.model_extra or {}
-        if extra.get("timings") is not None:
-            self.timings = extra["timings"]
-        text = ""
-        for choice in chunk.choices or []:
-            delta = choice.delta
-            if delta is not None:
-                if delta.content:
-                    text += delta.content
-                for tc in delta.tool_calls or []:
-                    self._add_call(tc)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
-            self.logprobs.extend(logprob_items(choice))
-        if text or (self.calls and self.first is None):
-            if self.first is None:
-                self.first = time.perf_counter()
-            if text:
-                self.parts.append(text)
-                self.chunks += 1
-        return text
-
-    def _add_call(self, tc: Any) -> None:
-        call = self.calls.setdefault(
-            tc.index or 0,
-            {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
-        )
-        if tc.id:
-            call["id"] = tc.id
-        fn = tc.function
-        if fn is not None:
-            if fn.name:
-                call["function"]["name"] += fn.name
-            if fn.arguments:
-                call["function"]["arguments"] += fn.arguments
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def _first_seconds(self, tokens: int) -> float | None:
-        """Time to the first text, unless the reply came in one burst (a server that
-        sends tool calls whole at the end): then it says nothing of the decode
-        speed, which is taken over the whole time instead."""
-        if self.first is None or (self.chunks <= 1 and tokens > 1):
-            return None
-        return self.first - self.started
-
-    def completion(self, finish_reason: str | None = None, error: str | None = None) -> Completion:
-        now = time.perf_counter()
-        calls = []
-        for i in sorted(self.calls):
-            call = self.calls[i]
-            calls.append({**call, "id": call["id"] or tool_call_id()})
-        prompt, completion, cached = usage_numbers(self.usage, self.timings, self.chunks)
-        text = self.text
-        return Completion(
-            id=self.id,
-            model=self.model,
-            content=text if text or not calls else None,
-            finish_reason=finish_reason or self.finish_reason or "stop",
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            seconds=now - self.started,
-            first_token_seconds=self._first_seconds(completion),
-            tool_calls=calls,
-            error=error,
-            cached_tokens=cached,
-            logprobs=self.logprobs or None,
-        )
-
-
-def logprob_items(choice: Any) -> list[dict[str, Any]]:
-    """A choice's logprobs.content as plain dicts (none when the server gave none)."""
-    lps = getattr(choice, "logprobs", None)
-    return [item.model_dump() for item in (getattr(lps, "content", None) or [])]
-
-
-def usage_numbers(usage: Any, timings: Any = None, counted: int = 0) -> tuple[int, int, int]:
-    """Prompt, completion and cached prompt tokens from a usage object (OpenAI's
-    prompt_tokens_details.cached_tokens, or llama-server's timings.cache_n)."""
-    if usage is None:
-        return 0, counted, 0
-    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion = int(getattr(usage, "completion_tokens", 0) or 0)
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
-    if not cached and isinstance(timings, dict):
-        cached = int(timings.get("cache_n") or 0)
-    return prompt, completion, cached
-
-
-def completion_from_response(
-    resp: Any, model: str, params: GenerationParams, seconds: float
-) -> Completion:
-    """A whole (not streamed) chat.completion as a Completion, checked."""
-    choice = resp.choices[0] if resp.choices else None
-    message = choice.message if choice is not None else None
-    calls = [c.model_dump(exclude_none=True) for c in (message.tool_calls or [])] if message else []
-    timings = (resp.model_extra or {}).get("timings")
-    prompt, completion, cached = usage_numbers(resp.usage, timings)
-    comp = Completion(
-        id=resp.id or completion_id(),
-        model=resp.model or model,
-        content=message.content if message is not None else None,
-        finish_reason=(choice.finish_reason if choice is not None else None) or "stop",
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        seconds=seconds,
-        tool_calls=calls,
-        cached_tokens=cached,
-        logprobs=(logprob_items(choice) or None) if choice is not None else None,
-    )
-    return finalize(comp, params)
-
-
 class RemoteBackend:
     """One or more endpoints, tried in order; a client per endpoint, shared by threads."""
+
+    remote = True
 
     def __init__(
         self,
@@ -436,13 +264,15 @@ class RemoteHandle:
         try:
             for chunk in stream:
                 text = reply.add(chunk)
+                if reply.thought:
+                    self._events.put(("text", Thought(reply.thought)))
                 if text:
                     self._events.put(("text", text))
                 if self._cancelled.is_set():
                     return None
         except Exception as e:
             err = e if isinstance(e, RemoteError) else from_openai(e, ep.url)
-            if not reply.parts and not reply.calls and err.retryable:
+            if not reply.chunks and not reply.calls and err.retryable:
                 self._reply = None
                 raise err from None
             return reply.completion(error=err.describe())
@@ -456,7 +286,8 @@ class RemoteHandle:
     # -- the caller's side ---------------------------------------------------------------
 
     def __iter__(self) -> Iterator[str]:
-        """The text as it comes; RemoteFailure if every endpoint failed."""
+        """The text as it comes (thinking the server sent apart as `Thought` pieces);
+        RemoteFailure if every endpoint failed."""
         while not self._ended:
             if self._cancelled.is_set():
                 self._ended = True
