@@ -176,6 +176,7 @@ class MarkdownStream:
     """
 
     BUDGET = 0.03  # the share of wall time that drawing may take
+    MAX_INTERVAL = 1.0  # seconds between frames, at most
 
     def __init__(self, console: Console | None = None, fps: float = 8.0) -> None:
         self.text = ""
@@ -186,6 +187,7 @@ class MarkdownStream:
         self.shown = 0  # lines of the current tail's rendering printed for good
         self.min_interval = self.interval = 1.0 / fps
         self.last = 0.0
+        self.frames = 0  # frames of the answer drawn
         self.console = console or (out_console() if rich_stdout() else None)
         self.live = None
         if self.console is not None:
@@ -247,11 +249,16 @@ class MarkdownStream:
             return
         now = time.monotonic()
         if now - self.last >= self.interval:
+            first = self.frames == 0
             self._draw(final=False)
             self.last = time.monotonic()
             # a frame of a long unfinished block (a big code block) can take 20 ms:
-            # draw less often then, so that rendering stays within ~3% of the time
-            self.interval = max(self.min_interval, (self.last - now) / self.BUDGET)
+            # draw less often then, so that rendering stays within ~3% of the time.
+            # Not after the first frame (it loads the Markdown renderer, ~70 ms),
+            # and never under one frame a second
+            if not first:
+                cost = (self.last - now) / self.BUDGET
+                self.interval = min(max(self.min_interval, cost), self.MAX_INTERVAL)
 
     def _render(self, text: str) -> list:
         """Markdown to lines, without the blank lines rich puts before some blocks."""
@@ -265,6 +272,7 @@ class MarkdownStream:
 
     def _draw(self, final: bool) -> None:
         assert self.live is not None and self.console is not None
+        self.frames += 1
         done: list = []
         cut = self.done + stable_prefix(self.text[self.done :])
         if cut > self.done:
@@ -272,9 +280,11 @@ class MarkdownStream:
             self.done, self.shown = cut, 0
         tail = self._render(self.text[self.done :])
         room = max(self.console.height - 2, 4)
-        if not final and len(tail) - self.shown > room:
-            # a block taller than the screen: its first lines no longer change
-            upto = len(tail) - room // 2
+        if len(tail) - self.shown > room:
+            # a block taller than the screen: its first lines no longer change.
+            # The live region stays within the screen, the last frame too (Live
+            # draws it again on stop, and lines scrolled off cannot be erased)
+            upto = len(tail) - (room if final else room // 2)
             done += tail[self.shown : upto]
             self.shown = upto
         # refresh first: a print goes above the live region and redraws the frame last drawn

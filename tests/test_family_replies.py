@@ -117,8 +117,10 @@ def test_a_forced_call_is_in_the_familys_syntax_and_the_follow_up_renders(
     tool_choice = (
         choice if choice == "required" else {"type": "function", "function": {"name": choice}}
     )
+    # a low temperature: at 0.8 a 135M model under a foreign template can write
+    # a string argument that runs on past max_tokens (seen on gpt-oss's)
     params = GenerationParams(
-        temperature=0.8, seed=1, max_tokens=300, tools=TOOLS, tool_choice=tool_choice
+        temperature=0.3, seed=1, max_tokens=300, tools=TOOLS, tool_choice=tool_choice
     )
     raw, comp = reply(backend, ASK, params)
     assert syntax(raw), raw
@@ -177,8 +179,13 @@ def test_ask_and_run_give_reasoning_content_apart_from_the_answer(r1_path, tmp_p
     proc = oruel("ask", "-m", str(r1_path), "-t", "0", "--max-tokens", "24", "--output-json",
                  "What is 2+2?")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    message = json.loads(proc.stdout)["choices"][0]["message"]
+    answer = json.loads(proc.stdout)
+    message = answer["choices"][0]["message"]
     assert message["reasoning_content"] and message["content"] == ""
+    # all of it is thinking: the count runs to the closing marker, if the model
+    # writes one (on some hosts' numerics it does, late), else to max_tokens
+    thought = answer["usage"]["completion_tokens_details"]["reasoning_tokens"]
+    assert 0 < thought <= 24
     job = tmp_path / "job.jsonl"
     job.write_text(json.dumps({"id": "a", "messages": [{"role": "user", "content": "What is 2+2?"}],
                                "temperature": 0, "max_tokens": 24}) + "\n")  # fmt: skip
@@ -187,12 +194,12 @@ def test_ask_and_run_give_reasoning_content_apart_from_the_answer(r1_path, tmp_p
     record = json.loads(proc.stdout.splitlines()[0])
     assert record["reasoning_content"] == message["reasoning_content"], record
     assert record["output"] == "" and record["usage"]["completion_tokens_details"] == {
-        "reasoning_tokens": 24
+        "reasoning_tokens": thought
     }
     # piped, ask prints the answer only; --show-thinking prints the thinking first
     plain = oruel("ask", "-m", str(r1_path), "-t", "0", "--max-tokens", "24", "What is 2+2?")
     assert plain.returncode == 0 and plain.stdout.strip() == "", plain.stdout
-    assert "thought for 24 tokens" in plain.stderr
+    assert f"thought for {thought} tokens" in plain.stderr
     shown = oruel("ask", "-m", str(r1_path), "-t", "0", "--max-tokens", "24", "--show-thinking",
                   "What is 2+2?")  # fmt: skip
     assert shown.stdout.strip() == message["reasoning_content"], shown.stdout

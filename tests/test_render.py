@@ -25,6 +25,9 @@ DOCS = [
     "A paragraph " * 80 + "\n\nShort one.",
     "No blank lines at all, one paragraph that keeps going",
     "Tips:\n\n" + "".join(f"{i}. tip number {i}\n" for i in range(1, 14)) + "\nDone.",
+    "".join(
+        f"{i}. Tip {i}: a tip long enough to wrap onto a second line of the\n" for i in range(1, 11)
+    ),
 ]
 
 
@@ -81,7 +84,8 @@ def on_screen(write, height: int) -> list[str]:
     """What a terminal of `height` lines shows after `write` draws on it."""
     buf = io.StringIO()
     write(Console(file=buf, width=60, height=height, force_terminal=True, color_system=None))
-    return replay(buf.getvalue(), 60, height)
+    lines = replay(buf.getvalue(), 60, height)
+    return lines[next((i for i, line in enumerate(lines) if line), 0) :]  # no leading blank
 
 
 def _stream_to(console: Console, doc: str, step: int) -> None:
@@ -100,6 +104,23 @@ def test_on_a_small_terminal_every_line_shows_once(doc):
     for height in (8, 24):
         expected = on_screen(lambda c: c.print(markdown(doc)), height)
         assert on_screen(lambda c: _stream_to(c, doc, 4), height) == expected
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_a_reply_that_grew_taller_than_the_screen_between_frames_shows_once(doc):
+    """The first frame draws a line, then the rest arrives before the next frame
+    is due (a slow frame, a fast model): the closing frame holds all of it, and
+    must not leave the screen's worth of lines that scrolled off drawn twice."""
+
+    def write(console: Console) -> None:
+        ms = MarkdownStream(console=console, fps=1e-9)  # no frame after the first
+        ms.add(doc[:3])
+        ms.add(doc[3:])
+        ms.close()
+
+    for height in (8, 24):
+        expected = on_screen(lambda c: c.print(markdown(doc)), height)
+        assert on_screen(write, height) == expected
 
 
 def test_an_ordered_list_keeps_its_indent_past_item_nine():
