@@ -84,7 +84,7 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError("oruel serve did not start:\n" + self.log())
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             status, _, _ = self.request("GET", "/health")
             if status == 200:
                 return

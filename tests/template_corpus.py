@@ -21,6 +21,7 @@ CORPUS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
                   {"date_string": DATE_STRING}),
     "qwen2.5": ("Qwen-Qwen2.5-0.5B-Instruct.jinja", "", "<|im_end|>", {}),
     "qwen3": ("Qwen-Qwen3-0.6B.jinja", "", "<|im_end|>", {}),
+    "mistral-7b-v0.3": ("mistralai-Mistral-7B-Instruct-v0.3.jinja", "<s>", "</s>", {}),
     "mistral-nemo": ("mistralai-Mistral-Nemo-Instruct-2407.jinja", "<s>", "</s>", {}),
     "mistral-small-3.2": ("Mistral-Small-3.2-24B-Instruct-2506.jinja", "<s>", "</s>", {}),
     "gemma-2": ("google-gemma-2-2b-it.jinja", "<bos>", "<eos>", {}),
@@ -94,3 +95,26 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]] | None]] = {
 
 def source(name: str) -> str:
     return (TEMPLATES / CORPUS[name][0]).read_text(encoding="utf-8")
+
+
+# The conversation the CLI and serve parity tests send through every template.
+SYSTEM, PROMPT = "You answer in French.", "Hello, who are you?"
+SYSTEM_AND_USER = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
+# Tool-use templates that render only when they are given tools.
+NEEDS_TOOLS = ("hermes-3", "phi-4-mini")
+
+
+def expected_prompt(name: str, bos: str, eos: str, tools: list | None) -> str:
+    """transformers' rendering of SYSTEM_AND_USER through template `name`, the system
+    prompt folded into the user message where the template has no system role (Gemma 2),
+    as oruel folds it."""
+    import transformers.utils.chat_template_utils as hf
+
+    messages = SYSTEM_AND_USER
+    if name == "gemma-2":
+        messages = [{"role": "user", "content": f"{SYSTEM}\n\n{PROMPT}"}]
+    rendered, _ = hf.render_jinja_template(
+        conversations=[messages], tools=tools, chat_template=source(name),
+        add_generation_prompt=True, bos_token=bos, eos_token=eos, **CORPUS[name][3],
+    )  # fmt: skip
+    return rendered[0]

@@ -57,6 +57,7 @@ ASK = [{"role": "user", "content": "What will the weather be in Oslo for 3 days?
 # family -> (the format the template selects, a check of the raw reply's syntax)
 FAMILIES = {
     "llama-3.2": ("llama3", lambda t: t.startswith("{") and '"parameters"' in t),
+    "mistral-7b-v0.3": ("mistral", lambda t: t.lstrip().startswith("[TOOL_CALLS] [")),
     "mistral-nemo": ("mistral", lambda t: t.lstrip().startswith("[TOOL_CALLS]")),
     "qwen3": ("hermes", lambda t: t.lstrip().startswith("<tool_call>")),
     "deepseek-r1-distill": (

@@ -1,8 +1,8 @@
 """`oruel serve` and chat templates: POST /apply-template answers the prompt a
 body would give the model, as transformers renders it; chat_template_kwargs
 reaches the template; a refusal that remains is a 400 naming the model. A real
-server process on a loopback port, two models: the default GGUF copied with
-Qwen3's template and with Gemma 2's."""
+server process on a loopback port serving the default GGUF copied once with
+each template of the corpus."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ import openai
 import pytest
 import transformers.utils.chat_template_utils as hf
 from serve_proc import Server, serve_env
-from template_corpus import source
+from template_corpus import (
+    CORPUS,
+    DATE_STRING,
+    NEEDS_TOOLS,
+    SYSTEM_AND_USER,
+    WEATHER,
+    expected_prompt,
+    source,
+)
 from template_gguf import with_template
 
 from oruel_cli.models.resolve import embedded_model_path
@@ -30,7 +38,7 @@ MESSAGES = [
 def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("template-models")
     paths = {n: with_template(embedded_model_path(), folder / f"{n}.gguf", source(n))
-             for n in ("qwen3", "gemma-2")}  # fmt: skip
+             for n in CORPUS}  # fmt: skip
     yield {n: str(p) for n, p in paths.items()}
     for p in paths.values():
         p.unlink(missing_ok=True)
@@ -39,7 +47,9 @@ def models(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(models, tmp_path_factory):
     env = serve_env(tmp_path_factory.mktemp("serve-env"), {})
-    args = ["--ctx", "1024", "--model", models["qwen3"], "--model", models["gemma-2"]]
+    args = ["--ctx", "1024", "--parallel", "1"]
+    for path in models.values():
+        args += ["--model", path]
     srv = Server(args, env, tmp_path_factory.mktemp("serve-cwd"))
     yield srv
     srv.stop()
@@ -66,6 +76,20 @@ def test_apply_template_answers_transformers_rendering(server, models):
     status, off = apply(server, body)
     assert status == 200 and off["prompt"] == hf_render("qwen3", MESSAGES, enable_thinking=False)
     assert off["prompt"] != out["prompt"]
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_apply_template_renders_every_corpus_template_as_transformers_does(server, models, name):
+    body: dict = {"model": models[name], "messages": SYSTEM_AND_USER}
+    tools = [WEATHER] if name in NEEDS_TOOLS else None
+    if tools:
+        body["tools"] = tools
+    if "date_string" in CORPUS[name][3]:
+        body["chat_template_kwargs"] = {"date_string": DATE_STRING}
+    before = expected_prompt(name, BOS, EOS, tools)  # templates that read the clock
+    status, out = apply(server, body)
+    assert status == 200, out
+    assert out["prompt"] in (before, expected_prompt(name, BOS, EOS, tools))
 
 
 def test_chat_template_kwargs_reach_the_prompt_of_a_completion(server, models):

@@ -12,16 +12,22 @@ import sys
 from pathlib import Path
 
 import pytest
-import transformers.utils.chat_template_utils as hf
 from gguf import GGUFReader
-from template_corpus import CORPUS, DATE_STRING, WEATHER, source
+from template_corpus import (
+    CORPUS,
+    DATE_STRING,
+    NEEDS_TOOLS,
+    PROMPT,
+    SYSTEM,
+    WEATHER,
+    source,
+)
+from template_corpus import expected_prompt as expected
 from template_gguf import with_template
 
 from oruel_cli.models.resolve import embedded_model_path
 
 pytestmark = pytest.mark.model
-
-SYSTEM, PROMPT = "You answer in French.", "Hello, who are you?"
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +66,6 @@ def show_prompt(model: Path, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def expected(name: str, bos: str, eos: str, tools: list | None) -> str:
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
-    if name == "gemma-2":  # no system role: folded into the first user message
-        messages = [{"role": "user", "content": f"{SYSTEM}\n\n{PROMPT}"}]
-    rendered, _ = hf.render_jinja_template(
-        conversations=[messages], tools=tools, chat_template=source(name),
-        add_generation_prompt=True, bos_token=bos, eos_token=eos, **CORPUS[name][3],
-    )  # fmt: skip
-    return rendered[0]
-
-
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_show_prompt_equals_transformers_rendering(name, model_with, special_tokens, tmp_path):
     bos, eos = special_tokens
@@ -78,7 +73,7 @@ def test_show_prompt_equals_transformers_rendering(name, model_with, special_tok
     if "date_string" in CORPUS[name][3]:
         args += ["--template-arg", f"date_string={DATE_STRING}"]
     tools = None
-    if name in ("hermes-3", "phi-4-mini"):  # these tool-use templates render only with tools
+    if name in NEEDS_TOOLS:
         tools = [WEATHER]
         (tmp_path / "tools.json").write_text(json.dumps(tools))
         args += ["--tools", str(tmp_path / "tools.json")]

@@ -127,13 +127,16 @@ def load_models(state: ServeState, verbose: bool) -> None:
 
 
 def _warm_up(backend: Any) -> None:
-    """Decode one short chat prompt before saying ready, as llama-server does: the
-    first decode of a fresh context pages the weights in and sizes llama.cpp's
-    buffers (1-2 s here), which would otherwise fall on the first client."""
-    from ..params.model import GenerationParams
+    """Decode one short text before saying ready, as llama-server does: the first
+    decode of a fresh context pages the weights in and sizes llama.cpp's buffers
+    (1-2 s here), which would otherwise fall on the first client. The text is
+    tokenized as it stands, not through the chat template: a template that renders
+    only with tools (Hermes' tool_use) is the requests' business, not the start's."""
 
-    req = backend.prepare([{"role": "user", "content": "Hello"}], GenerationParams())
-    backend.driver.call(lambda engine: engine.next_token_logits(req.tokens))
+    def first_decode(engine: Any) -> None:
+        engine.next_token_logits(engine.model.tokenize("Hello", add_special=True))
+
+    backend.driver.call(first_decode)
 
 
 def close_models(state: ServeState) -> None:
