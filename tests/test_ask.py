@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,14 @@ def test_piped_reply_is_plain_text_and_stats_go_to_stderr():
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() and "\x1b[" not in res.stdout
     assert "12 tokens" in res.stderr and "finish: length" in res.stderr
+    # chat's stats line, less the context part (ask sizes its context to the request)
+    stats = re.search(
+        r"^12 tokens · [\d.]+ tok/s · first token [\d.]+ s · prompt (\d+) new \+ 0 cached"
+        r" · finish: length$",
+        res.stderr,
+        re.M,
+    )
+    assert stats and int(stats.group(1)) > 0, res.stderr
 
 
 def test_stdin_prompt_and_stdin_plus_prompt():

@@ -293,19 +293,17 @@ def print_logprobs(comp: Completion) -> None:
 
 
 def print_stats(comp: Completion) -> None:
-    """The dim line after a reply: tokens, decode speed, prompt time, finish reason."""
-    err_console().print(
-        f"[dim]{comp.completion_tokens} tokens · {comp.tokens_per_second:.1f} tok/s · "
-        f"prompt {comp.prompt_tokens} tokens{_prompt_time(comp)} · "
-        f"finish: {comp.finish_shown}[/]",
-        highlight=False,
-        soft_wrap=True,  # one line whatever the width: a script reads it as one
-    )
+    """ask's dim line after a reply: chat's stats line without the context part (ask
+    sizes its context to the one request, so its use says nothing), on one line
+    whatever the width (a script reads it as one)."""
+    from rich.text import Text
+
+    err_console().print(Text(stats_line(comp, None), style="dim"), soft_wrap=True)
 
 
 def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> str:
-    """chat's stats line after a reply: tokens, decode speed, time to first token, prompt tokens new and
-    cached, context used (unless `ctx` is None: a remote server's is not
+    """The stats line after a reply (ask and chat): tokens, decode speed, time to first
+    token, prompt tokens new and cached, context used (unless `ctx` is None: a remote server's is not
     known), finish reason; in fewer words when the full line would not fit
     `width` (a terminal's: a wrapped stats line reads badly)."""
     new, cached = comp.prompt_tokens - comp.cached_tokens, comp.cached_tokens
@@ -334,9 +332,3 @@ def stats_line(comp: Completion, ctx: int | None, width: int | None = None) -> s
         if width is None or len(line) <= width:
             break
     return line
-
-
-def _prompt_time(comp: Completion) -> str:
-    """' in 0.12 s'; nothing when the first token's time is not known (a remote
-    reply that came whole)."""
-    return "" if comp.first_token_seconds is None else f" in {comp.prompt_seconds:.2f} s"
