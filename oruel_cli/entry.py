@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 
-from .signals import install
+from .signals import install, raise_interrupt
 
 INTERRUPTED = 130
 
@@ -34,7 +34,7 @@ def main() -> None:
         if signal.SIGINT in handlers:
             signal.signal(signal.SIGINT, handlers[signal.SIGINT])
         if signal.SIGTERM in handlers:
-            signal.signal(signal.SIGTERM, _terminate)  # the same as a Ctrl-C from here on
+            signal.signal(signal.SIGTERM, raise_interrupt)  # the same as a Ctrl-C from here on
         if caught:  # checked after the handlers are back, so no signal falls between
             raise KeyboardInterrupt
         cli_main()  # turns a KeyboardInterrupt into its line and SystemExit(130)
@@ -45,10 +45,6 @@ def main() -> None:
         if e.code == INTERRUPTED:
             _exit_now(INTERRUPTED)
         raise
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _exit_now(code: int) -> None:

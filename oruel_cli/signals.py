@@ -42,3 +42,25 @@ def catching(handler: Handler, signals: tuple[int, ...] = STOP_SIGNALS) -> Itera
         yield
     finally:
         restore(previous)
+
+
+def raise_interrupt(signum: int, frame: object) -> None:
+    """A handler that makes SIGTERM (or any signal) do what a Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def soft_then_hard(
+    soft: Callable[[int], None],
+    stopping: Callable[[], bool],
+    hard_on: tuple[int, ...] = (signal.SIGINT,),
+) -> Handler:
+    """The stop policy of long commands: a first signal asks for a gentle stop
+    (`soft(signum)`: finish or cancel what is in flight, keep what came); one of
+    `hard_on` once `stopping()` is true raises KeyboardInterrupt at once."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stopping() and signum in hard_on:
+            raise KeyboardInterrupt
+        soft(signum)
+
+    return handler

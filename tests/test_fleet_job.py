@@ -19,7 +19,7 @@ from oruel_cli.batch.sink import JobSink
 from oruel_cli.config import Config
 from oruel_cli.engine.reply import Completion
 from oruel_cli.fleet.job import MAX_ATTEMPTS, FleetJob
-from oruel_cli.resolve import ParamResolver
+from oruel_cli.params.layering import ParamResolver
 
 A, B = "http://a/v1", "http://b/v1"
 

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-import oruel_cli.resolve as resolve_mod
+import oruel_cli.params.layering as resolve_mod
 from oruel_cli.config import Config
 from oruel_cli.errors import UsageError
-from oruel_cli.params.layering import SOURCES, Layer, make_layer, merge
+from oruel_cli.params.layering import SOURCES, Layer, ParamResolver, make_layer, merge
 from oruel_cli.params.model import PARAM_NAMES
-from oruel_cli.resolve import ParamResolver
 
 MINE = """\
 name: mine

@@ -14,7 +14,7 @@ from oruel_cli.logs.conversation import (
     load_conversation,
     name_conversation,
 )
-from oruel_cli.resolve import ParamResolver
+from oruel_cli.params.layering import ParamResolver
 
 
 def test_nothing_to_carry_on_is_a_new_conversation(capsys):

@@ -120,7 +120,7 @@ def _render(renderable: Any, width: int) -> list[str]:
 
 def _variants(axes):
     from oruel_cli.config import Config
-    from oruel_cli.resolve import ParamResolver
+    from oruel_cli.params.layering import ParamResolver
     from oruel_cli.sweep.plan import plan
 
     return plan(ParamResolver(Config(), None, {}), axes, {})

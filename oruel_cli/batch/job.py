@@ -18,7 +18,7 @@ from ..config import Config
 from ..engine.completion import complete, json_warning
 from ..engine.engine import Event, Finish, Request
 from ..errors import ContextTooLong, OruelError, RuntimeFailure
-from ..resolve import ParamResolver
+from ..params.layering import ParamResolver
 from .reader import BatchLine, LineError
 from .sink import JobSink
 from .stats import JobStats, summary_rows

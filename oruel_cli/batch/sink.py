@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine.reply import Completion
-from ..resolve import Resolved
+from ..params.layering import Resolved
 from .output import ResultWriter
 from .reader import BatchLine, LineError
 from .records import error_record, success_record

@@ -14,9 +14,8 @@ from typing import Any
 
 from ..config import Config
 from ..errors import UsageError
-from ..params.layering import Layer, make_layer
+from ..params.layering import Layer, ParamResolver, Resolved, make_layer
 from ..params.model import GenerationParams
-from ..resolve import ParamResolver, Resolved
 
 # Labels of the "flag" layers. A /set is a flag typed at the prompt, so its
 # values keep the flag source and precedence; the label says where each came

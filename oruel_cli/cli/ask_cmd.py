@@ -51,8 +51,7 @@ def ask(
     from ..common.command import RemoteTarget, open_remote, show_params, stop_signals
     from ..config import load_config
     from ..logs.conversation import carry_on
-    from ..params.layering import make_layer
-    from ..resolve import ParamResolver
+    from ..params.layering import ParamResolver, make_layer
     from .tokens import check_ban_local, with_bans
 
     config = load_config()

@@ -10,7 +10,7 @@ import typer
 
 from ..common.options import FILE, INTEGER, CommonOptions, common_options
 from ..errors import Interrupted, UsageError
-from ..signals import install, restore
+from ..signals import install, raise_interrupt, restore
 
 if TYPE_CHECKING:
     from ..batch.sink import OnReply
@@ -54,7 +54,7 @@ def run(
     from ..batch.reader import count_lines, read_batch
     from ..common.command import open_remote, show_params, stop_signals, warn
     from ..config import load_config
-    from ..resolve import ParamResolver
+    from ..params.layering import ParamResolver
     from .tokens import check_ban_local, with_bans
 
     config = load_config()
@@ -107,7 +107,7 @@ def run(
     # `oruel logs off` still win.
     line_log = ReplyLog.for_command("run", config, opts.no_log or not log_lines, per_reply=True)
 
-    previous = install(_sigterm, (signal.SIGTERM,))
+    previous = install(raise_interrupt, (signal.SIGTERM,))
     progress = _Progress(count_lines(input))
     try:
         with backend, ResultWriter(out_path) as writer:
@@ -180,10 +180,6 @@ def _log_hook(line_log: "ReplyLog") -> "OnReply | None":
     if not line_log.enabled:
         return None
     return lambda messages, resolved, comp, source: line_log.add(messages, resolved, source, comp)
-
-
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _parallel(text: str | None) -> int:

@@ -125,7 +125,7 @@ def serve(
 
     from ..config import load_config
     from ..engine.loader import resolve_target
-    from ..resolve import ParamResolver
+    from ..params.layering import ParamResolver
     from ..serve.metrics import Metrics
     from ..serve.models import Registry, ServedModel
     from ..serve.server import Options

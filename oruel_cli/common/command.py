@@ -5,7 +5,6 @@ running one request on a backend, rendered as it streams, with its stats line.""
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -15,7 +14,7 @@ from typing import Any
 from ..backends.base import Backend
 from ..engine.reply import Completion, json_warning
 from ..errors import UsageError
-from ..params.layering import Effective
+from ..params.layering import Effective, Resolved
 from ..render import (
     MarkdownStream,
     err_console,
@@ -24,8 +23,7 @@ from ..render import (
     quiet_terminal,
     rich_stdout,
 )
-from ..resolve import Resolved
-from ..signals import catching
+from ..signals import catching, soft_then_hard
 
 
 def check_no_endpoint(opts: Any, what: str = "this command") -> None:
@@ -182,13 +180,7 @@ def stop_signals() -> Iterator[Stop]:
     caller checks the flag after loading. A second Ctrl-C raises at once."""
 
     stop = Stop()
-
-    def handler(signum: int, frame: object) -> None:
-        if stop.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.fire()
-
-    with catching(handler):
+    with catching(soft_then_hard(lambda signum: stop.fire(), lambda: stop.requested)):
         yield stop
 
 

@@ -31,7 +31,7 @@ def run_demo(
 
     from ..common.command import check_no_endpoint, show_params, stop_signals
     from ..config import load_config
-    from ..resolve import ParamResolver
+    from ..params.layering import ParamResolver
 
     config = load_config()
     resolver = ParamResolver(config, opts.preset, opts.flag_params())

@@ -46,8 +46,8 @@ from ..batch.sink import JobSink
 from ..batch.stats import JobStats
 from ..engine.reply import Completion, json_warning
 from ..errors import OruelError
-from ..resolve import ParamResolver, Resolved
-from ..signals import install, restore
+from ..params.layering import ParamResolver, Resolved
+from ..signals import STOP_SIGNALS, install, restore, soft_then_hard
 from .backoff import backoff
 from .rotation import EndpointState, Rotation
 
@@ -114,7 +114,9 @@ class FleetJob:
     def run(self, lines: Iterator[BatchLine]) -> JobStats:
         """Run every line; see the module's docstring for what stops it."""
         on_main = threading.current_thread() is threading.main_thread()
-        previous = install(self._on_signal) if on_main else {}
+        # A second Ctrl-C or SIGTERM: at once, in-flight lines unrecorded.
+        handler = soft_then_hard(self._on_signal, lambda: self.stopping, STOP_SIGNALS)
+        previous = install(handler) if on_main else {}
         try:
             self._loop(iter(lines))
         except KeyboardInterrupt:  # the second Ctrl-C: at once, in-flight lines unrecorded
@@ -128,9 +130,7 @@ class FleetJob:
         self.stopping = True
         self._events.put(("wake",))  # SimpleQueue.put is safe inside a signal handler
 
-    def _on_signal(self, signum: int, frame: object) -> None:
-        if self.stopping:
-            raise KeyboardInterrupt
+    def _on_signal(self, signum: int) -> None:
         self.stats.interrupted = True
         self._announce = True  # said by the loop: printing inside a handler can deadlock
         self.stop()

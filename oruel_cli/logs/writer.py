@@ -19,7 +19,7 @@ from .store import LogStore, LogUnavailable, write_transaction
 if TYPE_CHECKING:
     from ..config import Config
     from ..engine.completion import Completion
-    from ..resolve import Resolved
+    from ..params.layering import Resolved
 
 
 def logging_enabled(config: Config, no_log: bool) -> bool:

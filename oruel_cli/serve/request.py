@@ -28,8 +28,8 @@ from typing import Any
 
 from ..api.body import BadInput, ChatBody, loads_strict, parse_body
 from ..errors import UsageError
+from ..params.layering import ParamResolver, Resolved
 from ..params.validate import validate_params
-from ..resolve import ParamResolver, Resolved
 from .errors import ApiError
 from .models import Registry, ServedModel
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..config import Config
-from ..resolve import ParamResolver
+from ..params.layering import ParamResolver
 from .metrics import Metrics
 from .models import Registry
 

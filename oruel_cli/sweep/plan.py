@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UsageError
-from ..params.layering import Effective
+from ..params.layering import Effective, ParamResolver, Resolved
 from ..params.validate import show_value
-from ..resolve import ParamResolver, Resolved
 
 MAX_VARIANTS = 16  # one batch: each variant takes a slot of the engine (and its KV cache)
 SOURCE = "sweep"

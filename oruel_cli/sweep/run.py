@@ -33,7 +33,7 @@ def run_sweep(
     from ..config import load_config
     from ..engine.completion import json_warning
     from ..logs.conversation import carry_on
-    from ..resolve import ParamResolver
+    from ..params.layering import ParamResolver
 
     config = load_config()
     flags = opts.flag_params()
