@@ -81,7 +81,7 @@ PROBE = """
 import sys, time
 import oruel_cli.backends.local, oruel_cli.cli.ask_cmd, oruel_cli.common.command
 from oruel_cli.config import Config
-from oruel_cli.engine.completion import Completion
+from oruel_cli.engine.reply import Completion
 from oruel_cli.params.layering import ParamResolver
 resolved = ParamResolver(Config(), None, {"temperature": 0.0, "max_tokens": 64}).resolve()
 reply = "The Roman Empire was founded in 27 BC when Augustus became emperor. " * 5

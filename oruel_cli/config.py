@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import UsageError
-from .params.validate import validate_params
+from .errors import UsageError, read_user_text
+from .params.values import validate_params
 
 REPACK_CHOICES = ("auto", "on", "off")
 
@@ -125,24 +125,6 @@ def load_config(path: Path | None = None) -> Config:
             check_key(key, f"config file {path}: templates.{name}.args")
     cfg.path = path
     return cfg
-
-
-def read_user_text(path: Path, what: str, kind: str) -> str:
-    """The text of a file the user gave, read as UTF-8.
-
-    A file that cannot be read, or is not UTF-8 (a binary file, a Latin-1 one),
-    is the user's bad input, not a crash: exit 2, one line that names `what`
-    and the file and says it is not UTF-8 `kind` text (e.g. "YAML").
-    """
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{what} {path}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise UsageError(
-            f"{what} {path}: not UTF-8 {kind} text (byte 0x{e.object[e.start]:02x} "
-            f"at offset {e.start})"
-        ) from None
 
 
 def yaml_error_at(error: Exception, text: str) -> str:

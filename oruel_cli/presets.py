@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .config import config_dir, load_yaml_mapping
 from .errors import UsageError
 from .params.model import PARAM_NAMES
-from .params.validate import validate_params
+from .params.values import validate_params
 
 
 class Preset(BaseModel):

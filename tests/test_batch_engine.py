@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from shared_data import PROMPTS
 
-from oruel_cli.engine.completion import Prompter
+from oruel_cli.backends.local import Prompter
 from oruel_cli.engine.driver import Driver
 from oruel_cli.engine.engine import Finish
 from oruel_cli.engine.loader import open_engine, resolve_target

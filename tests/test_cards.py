@@ -12,7 +12,7 @@ import yaml
 
 import oruel_cli.params
 from oruel_cli.params.model import PARAM_NAMES
-from oruel_cli.params.validate import param_type, validate_params
+from oruel_cli.params.values import param_type, validate_params
 
 CARDS_PATH = Path(oruel_cli.params.__file__).parent / "cards.yaml"
 CARD_KEYS = {"summary", "what", "guide", "combines", "examples"}

@@ -414,7 +414,7 @@ def test_a_triple_quote_block_is_one_message() -> None:
 
 def test_the_stats_line_says_what_was_decoded_and_cached() -> None:
     from oruel_cli.chat.repl import stats_line
-    from oruel_cli.engine.completion import Completion
+    from oruel_cli.engine.reply import Completion
 
     comp = Completion(
         id="x", model="m", content="hi", finish_reason="stop", prompt_tokens=100,

@@ -28,7 +28,7 @@ import oruel_cli.engine.loader as loader
 from oruel_cli import __version__
 from oruel_cli.cli.main import main
 from oruel_cli.params.model import PARAM_NAMES
-from oruel_cli.params.validate import allowed
+from oruel_cli.params.values import allowed
 
 ORUEL = Path(sys.executable).with_name("oruel")
 LOADED = "loaded"  # the run reached the model load (the tripwire)

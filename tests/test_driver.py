@@ -10,8 +10,8 @@ import time
 import pytest
 from shared_data import PROMPTS
 
+from oruel_cli.backends.local import Prompter
 from oruel_cli.engine.bindings import lc
-from oruel_cli.engine.completion import Prompter
 from oruel_cli.engine.driver import Driver, DriverClosed, DriverFailed
 from oruel_cli.engine.engine import Delta, Finish
 from oruel_cli.engine.loader import open_engine, resolve_target

@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from oruel_cli.engine.completion import grammar_for
-from oruel_cli.engine.grammars import json_schema_grammar, schema_gbnf
+from oruel_cli.engine.grammars import grammar_for, json_schema_grammar, schema_gbnf
 from oruel_cli.errors import UsageError
 from oruel_cli.params.model import GenerationParams
 

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from oruel_cli.engine.completion import Prompter, complete
+from oruel_cli.backends.local import Prompter
+from oruel_cli.engine.completion import complete
 from oruel_cli.engine.driver import Driver
 from oruel_cli.engine.engine import Delta, Finish
 from oruel_cli.engine.loader import open_engine, resolve_target

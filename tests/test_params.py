@@ -18,8 +18,7 @@ from oruel_cli.common.options import CommonOptions
 from oruel_cli.errors import UsageError
 from oruel_cli.params.layering import Layer, merge
 from oruel_cli.params.model import PARAM_NAMES, GenerationParams
-from oruel_cli.params.parse import parse_value
-from oruel_cli.params.validate import allowed, validate_params
+from oruel_cli.params.values import allowed, parse_value, validate_params
 
 # name -> (lowest, highest, integer?) as the reference gives them.
 NUMERIC: dict[str, tuple[int | float, int | float, bool]] = {
@@ -86,7 +85,7 @@ def test_defaults_follow_the_reference():
 
 def test_shown_defaults_use_the_references_words():
     """What `params list` and `params explain` print as the default."""
-    from oruel_cli.params.validate import default_text
+    from oruel_cli.params.values import default_text
 
     shown = {name: default_text(name) for name in PARAM_NAMES}
     assert shown["max_tokens"].startswith("model-dependent (unset: ")

@@ -13,8 +13,8 @@ import pytest
 
 from oruel_cli.batch.reader import parse_line
 from oruel_cli.config import Config, TierProfile
-from oruel_cli.engine.completion import Completion
 from oruel_cli.engine.loader import Target
+from oruel_cli.engine.reply import Completion
 from oruel_cli.params.layering import ParamResolver
 from oruel_cli.runtime import RuntimeSettings
 from oruel_cli.serve.errors import ApiError, error_body

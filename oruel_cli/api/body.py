@@ -3,7 +3,7 @@ as `oruel serve` receives it and a batch line's ``body`` holds it, so the two
 accept, ignore and refuse exactly the same fields.
 
 Parameter values are passed on raw (``ChatBody.params``); their types and
-ranges are checked later (``params.validate``). This module checks the shape:
+ranges are checked later (``params.values``). This module checks the shape:
 JSON (no NaN or Infinity), field names, messages (roles and content as the
 chat template takes them: role one of system, developer, user, assistant,
 tool; content a string, null, or a list of text parts), ``n``, aliases.

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import UsageError
 from ..params.model import GenerationParams
-from ..params.validate import show_value
+from ..params.values import show_value
 from .remote_errors import RemoteError
 
 OWNED_BY = {"oruel": "oruel", "vllm": "vllm", "llamacpp": "llama.cpp"}

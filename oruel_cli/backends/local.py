@@ -1,18 +1,123 @@
-"""The local backend: a GGUF model on this machine, through one engine driver."""
+"""The local backend: a GGUF model on this machine, through one engine driver.
+
+Its Prompter turns messages and parameters into the engine's Request (the
+template rendered, the prompt tokenized, the grammar and the reply's reading
+set up), so a request walks from the commands to the driver in this file."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from ..api.ids import completion_id
 from ..engine import loader
-from ..engine.completion import Completion, Prompter, complete
+from ..engine.completion import complete
 from ..engine.driver import Driver, Handle, Sink
 from ..engine.engine import Delta, Request, check_prompt_fits
+from ..engine.grammars import grammar_for
+from ..engine.llama import LoadedModel
 from ..engine.loader import CHAT_CTX_CAP, Target, context_size, make_engine
+from ..engine.reply import Completion
+from ..engine.sampling import check_grammar
+from ..engine.template import ChatTemplate, normalize_messages
 from ..errors import UsageError
+from ..formats.calls import ToolFormat, format_for
+from ..formats.calls.reasoning import thinking_for
+from ..formats.calls.stream import Reading
 from ..params.model import GenerationParams
+from ..params.values import check_bias_ids
 from .base import Thought
+
+
+class Prompter:
+    """Renders and tokenizes requests for one loaded model."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        template_kwargs: dict[str, Any] | None = None,
+        think: bool | None = None,
+        reasoning_effort: str | None = None,
+    ) -> None:
+        self.model = model
+        self.template = ChatTemplate(
+            model.chat_template,
+            model.bos_text,
+            model.eos_text,
+            origin=getattr(model, "template_origin", str(model.path)),
+        )
+        self.template_kwargs = dict(template_kwargs or {})  # the job's: flags, config
+        if think is not None or reasoning_effort is not None:
+            from ..formats.kwargs import thinking_kwargs
+
+            switches = self.template.support().switches
+            origin = self.template.origin
+            self.template_kwargs |= thinking_kwargs(think, reasoning_effort, switches, origin)
+        # How replies are read: the family's tool-call format and thinking
+        # markers, found in the template's text (oruel's own `<tool_call>` when
+        # it has neither tools nor a family's call markers).
+        source = model.chat_template if self.template.renders_calls else None
+        self.tool_format: ToolFormat = format_for(source)
+        self.thinking = thinking_for(model.chat_template)
+
+    def messages_for(
+        self, messages: list[dict[str, Any]], params: GenerationParams, system: str | None
+    ) -> list[dict[str, Any]]:
+        t = self.template
+        return normalize_messages(
+            messages, system, self._offered_tools(params), t.has_tools, t.renders_calls,
+            self.tool_format.example,
+        )  # fmt: skip
+
+    def prompt(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        system: str | None = None,
+        template_kwargs: dict[str, Any] | None = None,
+    ) -> str:
+        """The exact text the model is given (special tokens spelled out)."""
+        kwargs = {**self.template_kwargs, **(template_kwargs or {})}  # a request's win
+        tools = self._offered_tools(params)
+        return self.template.render(self.messages_for(messages, params, system), tools, kwargs)
+
+    def request(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        system: str | None = None,
+        request_id: str | None = None,
+        user: object = None,
+        template_kwargs: dict[str, Any] | None = None,
+    ) -> Request:
+        check_bias_ids(params, self.model.n_vocab)
+        prompt = self.prompt(messages, params, system, template_kwargs)
+        grammar = grammar_for(params, self.tool_format)
+        if grammar is not None:
+            check_grammar(grammar, self.model.vocab)
+        return Request(
+            id=request_id or completion_id(),
+            tokens=self.model.tokenize_prompt(prompt),
+            params=params,
+            grammar=grammar,
+            priority=0 if params.tier == "turbo" else 1,
+            user=user,
+            reading=Reading(
+                self.tool_format,
+                self.thinking,
+                tools=params.tools_active,
+                started=self.thinking is not None and self.thinking.opened_by(prompt),
+            ),
+        )
+
+    @staticmethod
+    def _offered_tools(params: GenerationParams) -> list[dict[str, Any]] | None:
+        if not params.tools_active:
+            return None
+        name = params.forced_tool()
+        if name is not None:
+            return [t for t in params.tools if t["function"]["name"] == name]
+        return params.tools
 
 
 class LocalHandle:

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 
 from ..backends.local import LocalBackend
 from ..config import Config
-from ..engine.completion import complete, json_warning
+from ..engine.completion import complete
 from ..engine.engine import Event, Finish, Request
+from ..engine.reply import json_warning
 from ..errors import ContextTooLong, OruelError, RuntimeFailure
 from ..params.layering import ParamResolver
 from .reader import BatchLine, LineError

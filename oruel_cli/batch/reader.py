@@ -12,7 +12,7 @@ line yields one ``BatchLine``; a line that cannot run carries a ``LineError``
 and still yields, so the job writes an error record for it and goes on.
 
 Parameter values are passed on raw (``BatchLine.params``); their types and
-ranges are checked later by the runner (``params.validate``), which is also
+ranges are checked later by the runner (``params.values``), which is also
 where ``invalid_parameter`` errors come from. This module checks the shape of
 a line: JSON, form, field names, ids. Form 3's body goes through
 ``api.body.parse_body``, which `oruel serve` uses for its request bodies as well, so the

@@ -3,7 +3,7 @@ function each. A command's bad input raises UsageError; the loop prints its
 message and the session goes on.
 
 `/set` parses a value exactly as the command line parses its flag (the same
-code: params/parse.py), so a bad value gets the flag's own message.
+code: params/values.py), so a bad value gets the flag's own message.
 """
 
 from __future__ import annotations
@@ -17,9 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES
-from ..params.parse import FALSE_WORDS, parse_bool, parse_name, parse_value
-from ..params.parse import canonical_name as canonical
-from ..params.validate import allowed, unknown_name_message, validate_params
+from ..params.values import (
+    FALSE_WORDS,
+    allowed,
+    parse_bool,
+    parse_name,
+    parse_value,
+    unknown_name_message,
+    validate_params,
+)
+from ..params.values import canonical_name as canonical
 from .files import read_text_file
 from .state import Attachment
 

@@ -52,8 +52,8 @@ from .state import ChatSession, reply_room
 if TYPE_CHECKING:  # the engine loads llama.cpp: imported when a chat runs, not for its tests
     from ..backends.local import LocalBackend, LocalHandle
     from ..backends.remote import RemoteBackend, RemoteHandle
-    from ..engine.completion import Completion
     from ..engine.engine import Request
+    from ..engine.reply import Completion
     from ..logs.writer import ReplyLog
 
 
@@ -382,7 +382,7 @@ class Chat:
         """Stream the reply (Markdown in a terminal), or show it whole when tool
         calls are possible (their raw text is not for reading) or when piped
         without `stream`."""
-        from ..engine.completion import json_warning
+        from ..engine.reply import json_warning
 
         params = self.session.params.params
         if w := json_warning(self.session.window(), params, self.session.params.resolved.system):

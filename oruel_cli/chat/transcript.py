@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..params.validate import validate_params
+from ..params.values import validate_params
 from .files import read_text_file
 from .state import ChatSession
 

@@ -66,7 +66,7 @@ def ask(
             "(leave --endpoint out)"
         )
     remote = None if show_prompt else open_remote(opts, config, resolved.params.tier, runtime_flags)
-    check_ban_local(opts, remote)
+    check_ban_local(opts.ban, remote)
     text = read_prompt(prompt)
     if remote is None:
         from ..engine.loader import resolve_target

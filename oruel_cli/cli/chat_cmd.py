@@ -46,7 +46,7 @@ def chat(
     )  # fmt: skip
     runtime_flags = opts.runtime_flags()
     remote = open_remote(opts, config, params.params.tier, runtime_flags)
-    check_ban_local(opts, remote)
+    check_ban_local(opts.ban, remote)
     if remote is None:
         from ..engine.loader import resolve_target
 

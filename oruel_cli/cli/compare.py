@@ -18,7 +18,7 @@ import typer
 from ..common import complete
 from ..common.options import _COMMON, CommonOptions
 from ..errors import UsageError
-from ..params.parse import canonical_name, parse_name, parse_value
+from ..params.values import canonical_name, parse_name, parse_value
 
 MAX_VALUES = 8  # columns of one --demo picture
 _ESCAPES = {",": ",", "n": "\n", "t": "\t", "\\": "\\"}

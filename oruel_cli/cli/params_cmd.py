@@ -7,7 +7,7 @@ import typer
 from ..common import complete
 from ..errors import UsageError
 from ..params.model import PARAM_NAMES
-from ..params.validate import default_text, param_type, range_text, unknown_name_message
+from ..params.values import default_text, param_type, range_text, unknown_name_message
 from .compare import demo_options
 from .help import examples
 
@@ -93,7 +93,7 @@ def explain(
     from rich.table import Table
     from rich.text import Text
 
-    from ..params.validate import allowed
+    from ..params.values import allowed
     from ..render import out_console
 
     key = name.replace("-", "_")

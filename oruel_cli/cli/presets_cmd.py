@@ -22,7 +22,7 @@ def list_presets() -> None:
     from rich.table import Table
 
     from ..common.command import warn
-    from ..params.validate import show_value
+    from ..params.values import show_value
     from ..presets import listable_presets, user_dir
     from ..render import out_console
 

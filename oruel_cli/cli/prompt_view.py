@@ -15,7 +15,7 @@ def print_prompt(
     target: Any, messages: list[dict[str, Any]], resolved: Any, verbose: bool, as_json: bool
 ) -> None:
     """The prompt on stdout (or {"prompt", "tokens"}), its token count on stderr."""
-    from ..engine.completion import Prompter
+    from ..backends.local import Prompter
     from ..engine.loader import load_model
 
     with load_model(target, verbose, vocab_only=True) as model:

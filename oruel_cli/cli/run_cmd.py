@@ -63,7 +63,7 @@ def run(
     runtime_flags = opts.runtime_flags()
     n_slots = _parallel(parallel)
     remote = open_remote(opts, config, job_params.params.tier, runtime_flags)
-    check_ban_local(opts, remote)
+    check_ban_local(opts.ban, remote)
     if not input.is_file():
         raise UsageError(f"input file not found: {input}")
     out_path = None if output == "-" else Path(output) if output else default_output(input)

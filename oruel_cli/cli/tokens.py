@@ -8,9 +8,9 @@ from typing import Any
 from ..errors import UsageError
 
 
-def check_ban_local(opts: Any, remote: Any) -> None:
+def check_ban_local(bans: list[str] | None, remote: Any) -> None:
     """--ban needs the local vocabulary: refused with --endpoint, before anything runs."""
-    if opts.ban and remote is not None:
+    if bans and remote is not None:
         raise UsageError(
             "--ban needs the local model's vocabulary; with --endpoint, ban the "
             "server's token ids with --logit-bias ID=-100"

@@ -2,7 +2,7 @@
 
 `common_options` appends them to a command's signature and hands the command
 one `CommonOptions` object, so the three commands cannot drift apart.
-Parameter flags are taken as text and parsed by params/parse.py, as chat's
+Parameter flags are taken as text and parsed by params/values.py, as chat's
 /set and --sweep parse them, so every bad value gets the same message
 ("invalid temperature 'abc' (allowed: a number from 0 to 2)").
 """
@@ -18,7 +18,7 @@ import typer
 from ..config import REPACK_CHOICES
 from ..errors import UsageError
 from ..params.model import MAX_TOP_LOGPROBS
-from ..params.parse import (  # noqa: F401 (parse_bias, read_json_or_yaml: imported from here too)
+from ..params.values import (  # noqa: F401 (parse_bias, read_json_or_yaml: imported from here too)
     RESPONSE_FORMATS,
     TOOL_CHOICES,
     parse_bias,

@@ -104,7 +104,7 @@ def template_options(
 ) -> tuple[Path | None, str | None, dict[str, Any]]:
     """--chat-template's file and text (checked to parse: a bad file is exit 2)
     and --template-arg's keywords."""
-    from ..config import read_user_text
+    from ..errors import read_user_text
     from ..formats.environment import check_source
     from ..formats.kwargs import parse_template_args
 

@@ -212,7 +212,8 @@ class _Demo:
         self, out: dict, name: str, base: GenerationParams, variants: list[GenerationParams]
     ) -> None:
         from ..common.command import warn
-        from ..engine.completion import complete, json_warning
+        from ..engine.completion import complete
+        from ..engine.reply import json_warning
 
         n = base.max_tokens or GENERATION_TOKENS["response_format"]
         out["generations"] = []

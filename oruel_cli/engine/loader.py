@@ -67,7 +67,7 @@ def _config_template(target: Target, config: Config, spec: str | None) -> None:
         return
     target.template_kwargs = dict(entry.args)
     if entry.chat_template:
-        from ..config import read_user_text
+        from ..errors import read_user_text
         from ..formats.environment import check_source
 
         file = Path(entry.chat_template).expanduser()

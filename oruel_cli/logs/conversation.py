@@ -40,7 +40,7 @@ class Conversation:
     def carried_values(self, preset_given: bool = False) -> dict[str, Any]:
         """The parameters that carry on (see the module's docstring), valid ones only."""
         from ..params.model import PARAM_NAMES
-        from ..params.validate import validate_params
+        from ..params.values import validate_params
 
         out: dict[str, Any] = {}
         for name, entry in self.params.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..params.validate import show_value
+from ..params.values import show_value
 from .query import local_time_iso
 from .record import content_text
 

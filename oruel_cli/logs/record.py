@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..engine.completion import Completion
+    from ..engine.reply import Completion
     from ..params.layering import Effective
 
 HEAD_BYTES = 64 * 1024

@@ -18,7 +18,7 @@ from .store import LogStore, LogUnavailable, write_transaction
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..engine.completion import Completion
+    from ..engine.reply import Completion
     from ..params.layering import Resolved
 
 

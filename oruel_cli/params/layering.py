@@ -13,7 +13,7 @@ from typing import Any
 from ..config import Config
 from ..presets import Preset, load_preset
 from .model import PARAM_NAMES, GenerationParams
-from .validate import check_logprobs, check_tool_choice, show_value, validate_params
+from .values import check_logprobs, check_tool_choice, show_value, validate_params
 
 SOURCES = ("default", "config", "preset", "conversation", "flag", "line")
 

@@ -20,9 +20,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..api.ids import completion_id
-from ..engine.completion import Completion, complete
+from ..engine.completion import complete
 from ..engine.driver import DriverFailed
 from ..engine.engine import Delta, Finish
+from ..engine.reply import Completion
 from ..errors import ContextTooLong, OruelError, UsageError
 from .errors import ApiError, json_response
 from .request import MAX_BODY, ChatCall, parse_request

@@ -29,7 +29,7 @@ from typing import Any
 from ..api.body import BadInput, ChatBody, loads_strict, parse_body
 from ..errors import UsageError
 from ..params.layering import ParamResolver, Resolved
-from ..params.validate import validate_params
+from ..params.values import validate_params
 from .errors import ApiError
 from .models import Registry, ServedModel
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..engine.completion import Completion
+from ..engine.reply import Completion
 
 DONE = b"data: [DONE]\n\n"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..params.layering import Effective, ParamResolver, Resolved
-from ..params.validate import show_value
+from ..params.values import show_value
 
 MAX_VARIANTS = 16  # one batch: each variant takes a slot of the engine (and its KV cache)
 SOURCE = "sweep"

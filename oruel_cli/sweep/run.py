@@ -31,7 +31,7 @@ def run_sweep(
     from ..common.command import check_no_endpoint, show_params, stop_signals, warn
     from ..common.prompt import read_prompt
     from ..config import load_config
-    from ..engine.completion import json_warning
+    from ..engine.reply import json_warning
     from ..logs.conversation import carry_on
     from ..params.layering import ParamResolver
 
