@@ -33,7 +33,7 @@ def data_dir() -> Path:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class RuntimeConfig(_Strict):
@@ -70,7 +70,7 @@ class EndpointConfig(_Strict):
 
 class TierProfile(_Strict):
     model: str | None = None
-    runtime: RuntimeConfig = RuntimeConfig()
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     params: dict[str, Any] = {}
     endpoints: list[EndpointConfig] = []
 
@@ -89,7 +89,7 @@ class Config(_Strict):
     aliases: dict[str, str] = {}
     templates: dict[str, ModelTemplate] = {}  # by alias, model name or file stem
     params: dict[str, Any] = {}
-    runtime: RuntimeConfig = RuntimeConfig()
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     tiers: dict[Literal["standard", "turbo"], TierProfile] = {}
     endpoints: list[EndpointConfig] = []
     log: bool = True  # the reply log; `oruel logs off` writes false

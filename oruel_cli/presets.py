@@ -15,7 +15,7 @@ from .params.values import validate_params
 
 
 class Preset(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     name: str = Field(min_length=1)
     description: str = ""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.main import get_command
 
-from oruel_cli.cli.main import app, main
+from oruel_cli.cli.main import ROOT_ONLY, app, build_app, main
 
 ORUEL = Path(sys.executable).with_name("oruel")
 
@@ -130,6 +130,39 @@ def _one_error(r: Result) -> str:
 def test_parser_errors_are_oruel_errors(cli, args, words):
     msg = _one_error(cli(*args))
     assert words in msg and "Error:" not in msg
+
+
+def _root_help(only: str | None) -> str:
+    """`oruel --help` drawn by the app build_app(only) makes, 100 columns wide."""
+    buf = io.StringIO()
+    sys_stdout, sys.stdout = sys.stdout, buf
+    try:
+        build_app(only)(["--help"], prog_name="oruel", standalone_mode=False)
+    finally:
+        sys.stdout = sys_stdout
+    return buf.getvalue()
+
+
+def test_the_root_help_built_from_the_help_lines_is_the_whole_apps(monkeypatch):
+    """`oruel --help` imports no command (each is a stand-in holding its help
+    line): what it shows must equal what the whole app shows."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "dumb")
+    whole, lean = _root_help(None), _root_help(ROOT_ONLY)
+    assert "Commands" in whole and "serve" in whole
+    assert lean == whole
+
+
+def test_the_root_help_imports_no_command_module():
+    probe = (
+        "import sys; sys.argv = ['oruel', '--help']\n"
+        "from oruel_cli.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.endswith('_cmd')), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stderr.strip() == "[]", done.stderr
 
 
 def test_no_command_still_shows_the_help(cli):

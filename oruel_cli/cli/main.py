@@ -15,16 +15,39 @@ from .. import __version__
 from ..errors import Interrupted, OruelError
 from .help import examples, tidy_help, usage_error_line
 
-# Each command: its module, the Typer app (a group) or function it exports, and
-# its examples. The order is the order of `oruel --help`. `main()` builds only
-# the one command its arguments name (importing one module and turning one
-# command into click's form instead of all of them is most of start-up).
-COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "params": ("params_cmd", "params_app", ()),
-    "presets": ("presets_cmd", "presets_app", ()),
-    "models": ("models_cmd", "models_app", ()),
-    "chat": ("chat_cmd", "chat", ("oruel chat", "oruel chat -p creative -t 1.0", "oruel chat -c")),
-    "logs": ("logs_cmd", "logs_app", ()),
+# Each command: its module, the Typer app (a group) or function it exports, its
+# examples, and its line in `oruel --help` (the first paragraph of its help; a
+# test holds each equal to the command's own). The order is the order of
+# `oruel --help`. `main()` builds only the one command its arguments name
+# (importing one module and turning one command into click's form instead of
+# all of them is most of start-up); the root's own help builds none.
+COMMANDS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "params": (
+        "params_cmd",
+        "params_app",
+        (),
+        "The inference parameters: a table, and a reference card each.",
+    ),
+    "presets": ("presets_cmd", "presets_app", (), "The use-case presets: built in and your own."),
+    "models": (
+        "models_cmd",
+        "models_app",
+        (),
+        "GGUF models: list them, read their headers, pull them from Hugging Face, remove them.",
+    ),
+    "chat": (
+        "chat_cmd",
+        "chat",
+        ("oruel chat", "oruel chat -p creative -t 1.0", "oruel chat -c"),
+        "Chat with a model: replies stream as Markdown; /help lists the commands.",
+    ),
+    "logs": (
+        "logs_cmd",
+        "logs_app",
+        (),
+        "The reply log: every reply of ask and chat (and of run --log, serve --log), kept "
+        "and searchable.",
+    ),
     "ask": (
         "ask_cmd",
         "ask",
@@ -33,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
             'cat notes.md | oruel ask "Summarize this" -p summarization',
             'oruel ask -t 0 --output-json "2+2="',
         ),
+        "Send one prompt and print the reply (streamed in a terminal).",
     ),
     "run": (
         "run_cmd",
@@ -42,8 +66,14 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "oruel run jobs.jsonl -o out.jsonl --parallel 4 -p extraction",
             "oruel run jobs.jsonl -o out.jsonl --resume",
         ),
+        "Run every line of a JSONL file; one record per line in the output.",
     ),
-    "bench": ("bench_cmd", "bench", ("oruel bench", "oruel bench --single --tokens 64 -m NAME")),
+    "bench": (
+        "bench_cmd",
+        "bench",
+        ("oruel bench", "oruel bench --single --tokens 64 -m NAME"),
+        "Measure tokens/s: prompt processing, single-stream decode, batched decode.",
+    ),
     "serve": (
         "serve_cmd",
         "serve",
@@ -52,8 +82,11 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "oruel serve -m ~/models/qwen2.5-0.5b.gguf --port 8080 --parallel 8",
             'oruel serve --host 0.0.0.0 --api-key "$KEY"',
         ),
+        "Serve the models over HTTP: OpenAI's /v1/chat/completions, /v1/models, /health, "
+        "/metrics, and /apply-template (the prompt a body would give the model).",
     ),
 }
+ROOT_ONLY = "(root)"  # build_app(ROOT_ONLY): every command as its help line, none imported
 
 
 def _version(value: bool) -> None:
@@ -72,7 +105,9 @@ def _root(
 
 
 def build_app(only: str | None = None) -> typer.Typer:
-    """The `oruel` app with every command, or with the one named `only`."""
+    """The `oruel` app with every command, or with the one named `only`; with
+    ROOT_ONLY, every command as a stand-in that holds its help line only (the
+    root's own help and --version need nothing more)."""
     tidy_help()
     app = typer.Typer(
         name="oruel",
@@ -87,7 +122,10 @@ def build_app(only: str | None = None) -> typer.Typer:
         ),
     )
     app.callback()(_root)
-    for name, (module, attr, example_lines) in COMMANDS.items():
+    for name, (module, attr, example_lines, summary) in COMMANDS.items():
+        if only == ROOT_ONLY:
+            _stand_in(app, name, summary, group=attr.endswith("_app"))
+            continue
         if only is not None and name != only:
             continue
         target = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
@@ -99,6 +137,15 @@ def build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
+def _stand_in(app: typer.Typer, name: str, summary: str, group: bool) -> None:
+    """A command listed in the root's help as the real one is (groups and plain
+    commands are listed in Typer's order of the two kinds), without its module."""
+    if group:
+        app.add_typer(typer.Typer(help=summary), name=name)
+    else:
+        app.command(name, help=summary)(lambda: None)
+
+
 def __getattr__(name: str) -> Any:
     if name == "app":  # the whole app, for tests and tools that walk its commands
         return build_app()
@@ -106,9 +153,12 @@ def __getattr__(name: str) -> Any:
 
 
 def _named_command(argv: list[str]) -> str | None:
-    """The command `argv` names first, when it names one; None otherwise (the
-    root's own options, an unknown word: the whole app answers those)."""
-    return argv[0] if argv and argv[0] in COMMANDS else None
+    """The command `argv` names first, when it names one; ROOT_ONLY for no
+    arguments, `--help` or `--version` alone; None otherwise (an unknown word:
+    the whole app answers it, with the names it resembles)."""
+    if not argv or (len(argv) == 1 and argv[0] in ("--help", "--version")):
+        return ROOT_ONLY
+    return argv[0] if argv[0] in COMMANDS else None
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ SHOWN_DEFAULT = "shown_default"
 class GenerationParams(BaseModel):
     """Effective parameters of one request. ``None`` means "not set", which is off."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, defer_build=True)
 
     temperature: float = Field(
         0.7, ge=0, le=2, description="Randomness of the draw: logits / T; 0 is greedy."
