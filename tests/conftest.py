@@ -12,7 +12,7 @@ import pytest
 # A signal ignored by this process is ignored by every oruel it starts (and oruel
 # keeps it so, as Unix programs do). Started from a script's background job, the
 # suite would inherit an ignored SIGINT and its Ctrl-C tests would test nothing:
-# they are about a Ctrl-C that arrives (tests/watch.py can start one ignored).
+# they are about a Ctrl-C that arrives (tests/support/watch.py can start one ignored).
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -34,7 +34,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(env / "xdg-cache"))
     monkeypatch.delenv("ORUEL_DATA_DIR", raising=False)
     # The Hugging Face cache is private too, and the real hub out of reach: a test that
-    # pulls points HF_ENDPOINT at the stand-in hub (tests/hub_standin.py).
+    # pulls points HF_ENDPOINT at the stand-in hub (tests/support/hub_standin.py).
     monkeypatch.setenv("HF_HOME", str(env / "hf-home"))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     for name in ("HF_HUB_CACHE", "HF_TOKEN", "HF_HUB_OFFLINE", "HF_TOKEN_PATH"):

@@ -176,3 +176,19 @@ def test_the_checks_see_a_circle_and_an_upward_import(tmp_path):
     assert graph["oruel_cli.chat.commands"] == {"oruel_cli.chat.transcript"}
     assert circles(graph) == [["oruel_cli.chat.commands", "oruel_cli.chat.transcript"]]
     assert imports_of_commands(graph) == ["oruel_cli.demo.run -> oruel_cli.cli.main"]
+
+
+TESTS = Path(__file__).resolve().parent
+TOP_LEVEL_TESTS = {"conftest.py", "test_layout.py", "test_signals.py"}  # the package as a whole
+
+
+def test_tests_are_grouped_by_room_with_their_helpers_in_support():
+    """A test module lives in the folder of the part it tests; a helper that
+    tests share lives in the support package, imported as `support.NAME`."""
+    assert {p.name for p in TESTS.glob("*.py")} <= TOP_LEVEL_TESTS
+    assert (TESTS / "support" / "__init__.py").is_file()
+    rooms = [d for d in TESTS.iterdir() if d.is_dir() and d.name not in ("support", "templates")]
+    rooms = [d for d in rooms if not d.name.startswith((".", "__"))]
+    assert len(rooms) >= 8, rooms
+    strays = [p for d in rooms for p in d.rglob("*.py") if not p.name.startswith("test_")]
+    assert strays == [], "helpers belong in tests/support/"
