@@ -28,6 +28,15 @@ def err_console() -> Console:
     return Console(stderr=True)
 
 
+def warn(text: str, console: Console | None = None) -> None:
+    """One `warning: ...` line on stderr (or `console`), whatever the width; the
+    text is text, not markup (a path's brackets stay)."""
+    from rich.markup import escape
+
+    console = console or err_console()
+    console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def rich_stdout() -> bool:
     """Whether replies may be rendered: a terminal that can move its cursor
     (not TERM=dumb, as in Emacs shells), and NO_COLOR unset."""

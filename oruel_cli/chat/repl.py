@@ -43,6 +43,7 @@ from ..render import (
     out_console,
     quiet_terminal,
     rich_stdout,
+    warn,
 )
 from ..signals import catching
 from . import commands
@@ -118,7 +119,7 @@ class Chat:
         self.err.print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
-        self.err.print(f"[yellow]warning:[/] {_escape(text)}", highlight=False, soft_wrap=True)
+        warn(text, self.err)
 
     def notice(self, text: str) -> None:
         self.err.print(text, style="yellow", markup=False, highlight=False, soft_wrap=True)

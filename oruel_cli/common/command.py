@@ -22,6 +22,7 @@ from ..render import (
     out_console,
     quiet_terminal,
     rich_stdout,
+    warn,
 )
 from ..signals import catching, soft_then_hard
 
@@ -144,12 +145,6 @@ def ctx_in_effect(target: Any, cap: int, known: int | None = None) -> dict[str, 
         what = f"the model's training context {trained}" if trained else "unknown training context"
         return {"ctx": f"{size} (default: {what}, at most {cap})"}
     return {}
-
-
-def warn(text: str) -> None:
-    from rich.markup import escape
-
-    err_console().print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 @dataclass

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OruelError, UsageError
+from ..render import warn
 from .store import LogStore, LogUnavailable, write_transaction
-from .writer import warn
 
 if TYPE_CHECKING:
     from ..params.layering import Layer

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..render import warn
 from .record import ModelId, params_with_sources, to_json
 from .store import LogStore, LogUnavailable, write_transaction
-from .writer import logging_enabled, warn
+from .writer import logging_enabled
 
 if TYPE_CHECKING:
     from ..config import Config

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..render import warn
 from .record import ModelId, ReplyRow, new_conversation_id
 from .store import LogStore, LogUnavailable, write_transaction
 
@@ -113,12 +114,3 @@ class ReplyLog:
         if self._model is None or self._model.path != str(path) or self._model.name != name:
             self._model = ModelId.of(path, name)
         return self._model
-
-
-def warn(text: str) -> None:
-    from rich.markup import escape
-
-    from ..render import err_console
-
-    # One line, whatever the width; a path's brackets are text, not markup.
-    err_console().print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)

@@ -10,42 +10,20 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.cli_inproc import Result, in_process_cli
 from typer.main import get_command
 
-from oruel_cli.cli.main import ROOT_ONLY, app, build_app, main
+from oruel_cli.cli.main import ROOT_ONLY, app, build_app
 
 ORUEL = Path(sys.executable).with_name("oruel")
 
 
-@dataclass
-class Result:
-    code: int | str | None
-    out: str
-    err: str
-
-
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setenv("TERM", "dumb")
-
-    def run(*args: str, stdin: str = "") -> Result:
-        monkeypatch.setattr(sys, "argv", ["oruel", *args])
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        try:
-            main()
-            code: int | str | None = 0
-        except SystemExit as e:
-            code = e.code
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
+    return in_process_cli(monkeypatch, capsys, columns=100)
 
 
 def _commands() -> list[list[str]]:

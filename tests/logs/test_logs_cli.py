@@ -3,59 +3,22 @@ back in-process; every bad input is exit 2 with one message, never a traceback."
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.cli_inproc import Result, in_process_cli
 from support.log_rows import count, insert, make_row
 
-from oruel_cli.cli.main import main
 from oruel_cli.config import load_config
 from oruel_cli.logs.store import LogStore
 
 
-@dataclass
-class Result:
-    code: int | str | None
-    out: str
-    err: str
-
-    def error(self) -> str:
-        """The one error line of an exit-2 usage error."""
-        assert self.code == 2, (self.code, self.out, self.err)
-        lines = self.err.strip().splitlines()
-        assert len(lines) == 1 and "Traceback" not in self.err, self.err
-        return lines[0]
-
-
-class _Tty(io.StringIO):
-    """stdin as a terminal the user types into."""
-
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str, stdin: str = "", tty: bool = False) -> Result:
-        monkeypatch.setattr(sys, "argv", ["oruel", *args])
-        monkeypatch.setattr(sys, "stdin", (_Tty if tty else io.StringIO)(stdin))
-        try:
-            main()
-            code: int | str | None = 0
-        except SystemExit as e:
-            code = e.code
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
+    return in_process_cli(monkeypatch, capsys, columns=200)
 
 
 def _entries(out: str) -> int:
