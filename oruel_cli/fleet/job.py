@@ -35,11 +35,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from ..backends.endpoints import model_flag_name
+from ..backends.endpoints import Endpoint, model_flag_name
 from ..backends.fields import ParameterRefused, request_fields
-from ..backends.remote import RemoteBackend
 from ..backends.remote_errors import RemoteError, from_openai
 from ..batch.reader import BatchLine, LineError
 from ..batch.sink import JobSink
@@ -47,6 +46,7 @@ from ..batch.stats import JobStats
 from ..engine.reply import Completion, json_warning
 from ..errors import OruelError
 from ..params.layering import ParamResolver, Resolved
+from ..params.model import GenerationParams
 from ..signals import STOP_SIGNALS, install, restore, soft_then_hard
 from .backoff import backoff
 from .rotation import EndpointState, Rotation
@@ -68,10 +68,32 @@ class Item:
     tried: set[str] = field(default_factory=set)  # endpoints it failed on
 
 
+class FleetBackend(Protocol):
+    """What the job needs of its backend: RemoteBackend's endpoints, one whole
+    request to one of them, and the model list (its probe). Tests give a
+    stand-in that answers as told."""
+
+    endpoints: list[Endpoint]
+    template_kwargs: dict[str, Any]
+
+    def endpoint(self, url: str) -> Endpoint: ...
+
+    def send(
+        self,
+        ep: Endpoint,
+        fields: dict[str, Any],
+        params: GenerationParams,
+        line_model: str | None = None,
+        tier_model: str | None = None,
+    ) -> Completion: ...
+
+    def list_models(self, ep: Endpoint) -> list[str]: ...
+
+
 class FleetJob:
     def __init__(
         self,
-        backend: RemoteBackend,
+        backend: FleetBackend,
         resolver: ParamResolver,
         sink: JobSink,
         parallel: int,
@@ -180,7 +202,7 @@ class FleetJob:
         messages = line.messages or []
         if json_warning(messages, resolved.params, resolved.system):
             self.stats.json_unasked.append(line.line_no)
-        kwargs = {**getattr(self.backend, "template_kwargs", {}), **line.template_kwargs}
+        kwargs = {**self.backend.template_kwargs, **line.template_kwargs}
         fields = request_fields(messages, resolved.params, resolved.system, kwargs)
         tier_model = model_flag_name(None, self.resolver.config, resolved.params.tier)
         self._queue(Item(line, resolved, fields, tier_model))

@@ -6,9 +6,11 @@ are in test_endpoint.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
+import time
 from pathlib import Path
 
 from oruel_cli.backends.endpoints import Endpoint
@@ -25,10 +27,12 @@ A, B = "http://a/v1", "http://b/v1"
 
 
 class StandIn:
-    """A RemoteBackend's surface: `answer(url, line_id)` says what each request gets."""
+    """A FleetBackend (RemoteBackend's surface, as FleetJob declares it):
+    `answer(url, line_id)` says what each request gets."""
 
     def __init__(self, urls, answer, models_ok=lambda url: True) -> None:  # noqa: ANN001
         self.endpoints = [Endpoint(u) for u in urls]
+        self.template_kwargs: dict[str, object] = {}
         self.answer = answer
         self.models_ok = models_ok
         self.sent: list[tuple[str, str]] = []
@@ -57,14 +61,21 @@ class StandIn:
         return ["m"]
 
 
-def run_job(tmp_path: Path, ids: list[str], backend: StandIn, done=(), timeout: float = 30.0):  # noqa: ANN001, ANN201
+def run_job(
+    tmp_path: Path,
+    ids: list[str],
+    backend: StandIn,
+    done=(),
+    timeout: float = 30.0,
+    clock=time.monotonic,
+):  # noqa: ANN001, ANN201, E501
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("".join(json.dumps({"id": i, "prompt": i}) + "\n" for i in ids))
     out = tmp_path / "out.jsonl"
     with ResultWriter(out) as writer:
         job = FleetJob(
             backend, ParamResolver(Config(), None, {}), JobSink(writer, set(done)), parallel=2,
-            timeout=timeout, rng=random.Random(0),
+            timeout=timeout, rng=random.Random(0), clock=clock,
         )  # fmt: skip
         stats = job.run(read_batch(jobs))
     records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
@@ -121,6 +132,13 @@ def test_429_goes_elsewhere(tmp_path):
     assert len([1 for url, _ in backend.sent if url == A]) <= 2  # cooled down for 60 s after
 
 
+def stepping_clock(step: float):  # noqa: ANN201 - a clock
+    """A clock that moves `step` seconds each time the job reads it: the job's
+    waits and timeouts pass without the test waiting for them."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * step
+
+
 def test_at_most_five_attempts(tmp_path):
     flaky = RemoteError(A, "status", "overloaded", 503)
     backend = StandIn([A], lambda url, i: flaky if i == "doomed" else None)
@@ -134,7 +152,8 @@ def test_at_most_five_attempts(tmp_path):
 
 def test_every_endpoint_down_stops_and_resume_completes(tmp_path):
     down = StandIn([A, B], lambda url, i: dead(url), models_ok=lambda url: False)
-    stats, by_id, records = run_job(tmp_path, ["p", "q", "r"], down, timeout=1.0)
+    clock = stepping_clock(0.5)
+    stats, by_id, records = run_job(tmp_path, ["p", "q", "r"], down, timeout=30.0, clock=clock)
     assert stats.stopped and "down" in stats.stopped and not stats.interrupted
     assert records == []  # no record: a resume runs them
     back = StandIn([A, B], lambda url, i: None)
