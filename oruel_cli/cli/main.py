@@ -6,6 +6,7 @@ Thin by design: each command parses, resolves and hands over. Heavy modules
 """
 
 import importlib
+import os
 import sys
 from typing import Annotated, Any
 
@@ -155,7 +156,15 @@ def __getattr__(name: str) -> Any:
 def _named_command(argv: list[str]) -> str | None:
     """The command `argv` names first, when it names one; ROOT_ONLY for no
     arguments, `--help` or `--version` alone; None otherwise (an unknown word:
-    the whole app answers it, with the names it resembles)."""
+    the whole app answers it, with the names it resembles).
+
+    Shell completion runs `oruel` with no arguments and the words typed in the
+    environment (Typer's protocol: COMP_WORDS for bash, _TYPER_COMPLETE_ARGS
+    for zsh and others): those words decide instead."""
+    if os.environ.get("_ORUEL_COMPLETE"):
+        line = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+        words = line.split()[1:]
+        return words[0] if words and words[0] in COMMANDS else None
     if not argv or (len(argv) == 1 and argv[0] in ("--help", "--version")):
         return ROOT_ONLY
     return argv[0] if argv[0] in COMMANDS else None
