@@ -14,18 +14,18 @@ from ..engine import loader
 from ..engine.completion import complete
 from ..engine.driver import Driver, Handle, Sink
 from ..engine.engine import Delta, Request, check_prompt_fits
-from ..engine.grammars import grammar_for
+from ..engine.grammars import json_object_grammar, json_schema_grammar
 from ..engine.llama import LoadedModel
 from ..engine.loader import CHAT_CTX_CAP, Target, context_size, make_engine
 from ..engine.reply import Completion
-from ..engine.sampling import check_grammar
+from ..engine.sampling import Grammar, check_grammar
 from ..engine.template import ChatTemplate, normalize_messages
 from ..errors import UsageError
 from ..formats.calls import ToolFormat, format_for
 from ..formats.calls.reasoning import thinking_for
 from ..formats.calls.stream import Reading
 from ..params.model import GenerationParams
-from ..params.values import check_bias_ids
+from ..params.values import check_bias_ids, check_tool_choice
 from .base import Thought
 
 
@@ -118,6 +118,25 @@ class Prompter:
         if name is not None:
             return [t for t in params.tools if t["function"]["name"] == name]
         return params.tools
+
+
+def grammar_for(params: GenerationParams, fmt: ToolFormat | None = None) -> Grammar | None:
+    """The grammar a request needs: a tool call in the model's format (`fmt`;
+    oruel's own `<tool_call>` when None), a schema, a JSON object, or none."""
+    tools, choice = params.tools, params.tool_choice
+    check_tool_choice(params)  # merge() checked it already; requests built otherwise too
+    if params.tools_active:
+        fmt = fmt or format_for(None)
+        name = params.forced_tool()
+        if name is not None or choice == "required":
+            return Grammar(fmt.grammar(tools, name))
+        return Grammar(fmt.grammar(tools, lazy=True), lazy_trigger=fmt.trigger)
+    fmt = params.response_kind
+    if fmt == "json_object":
+        return json_object_grammar()
+    if fmt == "json_schema":
+        return json_schema_grammar(params.response_format["json_schema"]["schema"])
+    return None
 
 
 class LocalHandle:

@@ -1,5 +1,5 @@
-"""GBNF grammars for structure: the one a request's parameters ask for (a tool call in the
-model's format, a JSON Schema, a JSON object), the JSON ones built here (tool calls: formats/calls).
+"""GBNF grammars for structure: JSON objects and JSON Schemas (tool calls: formats/calls;
+which one a request gets: backends/local.py's grammar_for).
 
 llama-cpp-python's schema converter is reused, with one repair: its string
 rule lets raw control characters through, which json.loads refuses.
@@ -11,10 +11,7 @@ import json
 from typing import Any
 
 from ..errors import UsageError
-from ..formats.calls import ToolFormat, format_for
 from ..formats.calls.gbnf import CHAR_RULE, CHAR_RULE_SAFE
-from ..params.model import GenerationParams
-from ..params.values import check_tool_choice
 from .sampling import Grammar
 
 
@@ -39,22 +36,3 @@ def json_object_grammar() -> Grammar:
 
 def json_schema_grammar(schema: dict[str, Any]) -> Grammar:
     return Grammar(schema_gbnf(schema))
-
-
-def grammar_for(params: GenerationParams, fmt: ToolFormat | None = None) -> Grammar | None:
-    """The grammar a request needs: a tool call in the model's format (`fmt`;
-    oruel's own `<tool_call>` when None), a schema, a JSON object, or none."""
-    tools, choice = params.tools, params.tool_choice
-    check_tool_choice(params)  # merge() checked it already; requests built otherwise too
-    if params.tools_active:
-        fmt = fmt or format_for(None)
-        name = params.forced_tool()
-        if name is not None or choice == "required":
-            return Grammar(fmt.grammar(tools, name))
-        return Grammar(fmt.grammar(tools, lazy=True), lazy_trigger=fmt.trigger)
-    fmt = params.response_kind
-    if fmt == "json_object":
-        return json_object_grammar()
-    if fmt == "json_schema":
-        return json_schema_grammar(params.response_format["json_schema"]["schema"])
-    return None

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from oruel_cli.engine.grammars import grammar_for, json_schema_grammar, schema_gbnf
+from oruel_cli.backends.local import grammar_for
+from oruel_cli.engine.grammars import json_schema_grammar, schema_gbnf
 from oruel_cli.errors import UsageError
 from oruel_cli.params.model import GenerationParams
 
