@@ -5,11 +5,10 @@ conversation on with its messages in the model's context."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
+from support.cli_proc import oruel as run_oruel
 
 from oruel_cli.logs.store import LogStore
 
@@ -22,15 +21,7 @@ QUESTION = "What is my name?"
 
 
 def oruel(*args: str, script: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "oruel_cli", *args],
-        input=script,
-        stdin=None if script is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    return run_oruel(*args, stdin=script, env={"NO_COLOR": "1"})
 
 
 def chat(*args: str, lines: list[str]) -> subprocess.CompletedProcess[str]:

@@ -249,25 +249,16 @@ def test_unknown_name_lists_the_known_ones_and_suggests(config_home):
 def test_presets_list_shows_the_valid_ones_and_warns_once_per_bad_file(
     config_home, monkeypatch, capsys
 ):
-    import sys
-
-    from oruel_cli.cli.main import main
+    from support.cli_inproc import in_process_cli
 
     bad = user_preset(config_home, "broken.yaml", "name: broken\nparams:\n  temperature: 9\n")
     typo = user_preset(config_home, "typo.yaml", "name: typo\nparms: {}\n")
     user_preset(config_home, "haiku.yaml", "name: haiku\nparams:\n  max_tokens: 40\n")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("NO_COLOR", "1")
+    cli = in_process_cli(monkeypatch, capsys, columns=200)
 
     def run(*args: str) -> tuple[int | str | None, str, str]:
-        monkeypatch.setattr(sys, "argv", ["oruel", "presets", *args])
-        try:
-            main()
-            code: int | str | None = 0
-        except SystemExit as e:
-            code = e.code
-        out, err = capsys.readouterr()
-        return code, out, err
+        r = cli("presets", *args)
+        return r.code, r.out, r.err
 
     code, out, err = run("list")
     assert code == 0, err

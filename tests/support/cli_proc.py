@@ -7,7 +7,10 @@ import subprocess
 import sys
 
 
-def oruel(*args: str, stdin: str | None = None, env: dict | None = None):
+def oruel(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`oruel ARGS` with `stdin` piped in (none: /dev/null), `env` over this one's."""
     return subprocess.run(
         [sys.executable, "-m", "oruel_cli", *args],
         input=stdin,
