@@ -47,13 +47,6 @@ def split_values(text: str, what: str) -> list[str]:
     return values
 
 
-def flag_value(name: str, text: str) -> Any:
-    """One parameter's value from text, parsed and range-checked by the flags'
-    own parser (`--top-k`, `--response-format`, `--tools FILE`, ...), so the
-    message for a bad one is the flag's own."""
-    return parse_value(name, text)
-
-
 def _extend(fn: Any, extra: list[inspect.Parameter]) -> Any:
     """Append keyword options to the signature Typer reads from `fn`."""
     sig = inspect.signature(fn)
@@ -89,7 +82,7 @@ def demo_options(fn: Any) -> Any:
         name = parse_name(kwargs["name"])
         given = None
         if values is not None:
-            given = [flag_value(name, v) for v in split_values(values, "--values")]
+            given = [parse_value(name, v) for v in split_values(values, "--values")]
             if len(given) > MAX_VALUES:
                 raise UsageError(f"--values: {len(given)} values; at most {MAX_VALUES}")
         return run_demo(opts, name, kwargs["demo"], given, output_json)
@@ -176,7 +169,7 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
     if canonical_name(name) == "preset":
         return "preset", split_values(rest, f"--sweep {name.strip()}=")
     key = parse_name(name)
-    return key, [flag_value(key, v) for v in split_values(rest, f"--sweep {key}=")]
+    return key, [parse_value(key, v) for v in split_values(rest, f"--sweep {key}=")]
 
 
 def _common_params() -> list[inspect.Parameter]:

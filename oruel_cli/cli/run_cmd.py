@@ -10,6 +10,7 @@ import typer
 
 from ..common.options import FILE, INTEGER, CommonOptions, common_options
 from ..errors import Interrupted, UsageError
+from ..params.values import parse_int_option
 from ..signals import install, raise_interrupt, restore
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def run(
     resolver = ParamResolver(config, opts.preset, opts.flag_params())
     job_params = resolver.resolve()
     runtime_flags = opts.runtime_flags()
-    n_slots = _parallel(parallel)
+    n_slots = parse_int_option("--parallel", parallel, 1, 256, DEFAULT_PARALLEL)
     remote = open_remote(opts, config, job_params.params.tier, runtime_flags)
     check_ban_local(opts.ban, remote)
     if not input.is_file():
@@ -180,18 +181,6 @@ def _log_hook(line_log: "ReplyLog") -> "OnReply | None":
     if not line_log.enabled:
         return None
     return lambda messages, resolved, comp, source: line_log.add(messages, resolved, source, comp)
-
-
-def _parallel(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_PARALLEL
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= 256:
-        raise UsageError(f"invalid --parallel {text!r} (allowed: an integer from 1 to 256)")
-    return n
 
 
 class _Progress:

@@ -22,6 +22,7 @@ from ..common.options import (
     Verbose,
 )
 from ..errors import UsageError
+from ..params.values import parse_int_option
 
 DEFAULT_PARALLEL = 4  # slots per model: llama-server's own default; a small CPU box keeps up
 DEFAULT_QUEUE = 64
@@ -113,9 +114,9 @@ def serve(
             f"refusing to serve on {host} without an API key: anyone who can reach it could "
             f"use it; give --api-key KEY (or set {API_KEY_ENV}), or listen on 127.0.0.1"
         )
-    n_slots = _int_option("--parallel", parallel, 1, 256, DEFAULT_PARALLEL)
-    queue_max = _int_option("--queue", queue, 0, 100_000, DEFAULT_QUEUE)
-    port_n = _int_option("--port", port, 0, 65535, 8000)
+    n_slots = parse_int_option("--parallel", parallel, 1, 256, DEFAULT_PARALLEL)
+    queue_max = parse_int_option("--queue", queue, 0, 100_000, DEFAULT_QUEUE)
+    port_n = parse_int_option("--port", port, 0, 65535, 8000)
     timeout = _seconds("--shutdown-timeout", shutdown_timeout)
     runtime = CommonOptions(
         ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack,
@@ -174,18 +175,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _int_option(flag: str, text: str | None, lo: int, hi: int, default: int) -> int:
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = lo - 1
-    if not lo <= value <= hi:
-        raise UsageError(f"invalid {flag} {text!r} (allowed: an integer from {lo} to {hi})")
-    return value
 
 
 def _seconds(flag: str, text: str) -> float:

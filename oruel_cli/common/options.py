@@ -22,6 +22,7 @@ from ..params.values import (  # noqa: F401 (parse_bias, read_json_or_yaml: impo
     RESPONSE_FORMATS,
     TOOL_CHOICES,
     parse_bias,
+    parse_int_option,
     parse_value,
     read_json_or_yaml,
 )
@@ -352,16 +353,7 @@ class CommonOptions:
         for name, (lo, hi) in limits.items():
             text = getattr(self, name)
             if text is not None:
-                try:
-                    value = int(text)
-                except ValueError:
-                    value = None
-                if value is None or not lo <= value <= hi:
-                    raise UsageError(
-                        f"invalid --{name.replace('_', '-')} {text!r} "
-                        f"(allowed: an integer from {lo} to {hi})"
-                    )
-                out[name] = value
+                out[name] = parse_int_option(f"--{name.replace('_', '-')}", text, lo, hi, 0)
         if self.repack is not None:
             if self.repack not in REPACK_CHOICES:
                 raise UsageError(f"invalid --repack {self.repack!r} (allowed: auto, on or off)")

@@ -309,3 +309,17 @@ def read_json_or_yaml(path: Path, flag: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError:
         raise UsageError(f"{flag} {path}: neither valid JSON nor valid YAML") from None
+
+
+def parse_int_option(flag: str, text: str | None, lo: int, hi: int, default: int) -> int:
+    """An integer option's value (`--parallel 8`, `--ctx 4096`): `default` when not
+    given; anything else but an integer from `lo` to `hi` is exit 2, naming both."""
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = lo - 1
+    if not lo <= value <= hi:
+        raise UsageError(f"invalid {flag} {text!r} (allowed: an integer from {lo} to {hi})")
+    return value
