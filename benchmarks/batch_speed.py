@@ -3,7 +3,10 @@
 Side by side in one run : the same 32
 prompts, max_tokens 128, temperature 0.7, through
 
-- `oruel run --parallel 8` and `--parallel 1`, whole processes (model load included);
+- `oruel run --parallel 8` and `--parallel 1`, whole processes (model load included),
+  and `--parallel 8 --flash-attn on` (llama-server and llama-batched-bench run
+  with llama.cpp's default, flash attention auto, which the CPU takes as on;
+  oruel's auto is off on the CPU: see RuntimeSettings.flash_attn);
 - `llama-server -np 8` (warm), fed the same 32 requests 8 at a time over
   loopback, with `cache_prompt: false` and `top_k: 0, top_p: 1, min_p: 0` sent
   (the sampling work oruel does), and again with the server's own defaults;
@@ -84,12 +87,15 @@ def write_job(folder: Path) -> Path:
     return path
 
 
-def oruel_run(job: Path, out: Path, parallel: int, threads: int, repack: common.Repack) -> float:
+def oruel_run(
+    job: Path, out: Path, parallel: int, threads: int, repack: common.Repack, *extra: str
+) -> float:
     """Aggregate completion tokens/s of one whole `oruel run` process."""
     cmd = [
         common.oruel_exe(), "run", str(job), "-o", str(out), "--overwrite",
         "--parallel", str(parallel), "--max-tokens", str(MAX_TOKENS),
         "--temperature", str(TEMPERATURE), "--threads", str(threads), *repack.oruel_args(),
+        *extra,
     ]  # fmt: skip
     common.GATE.wait()
     t0 = time.perf_counter()
@@ -246,16 +252,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         job = write_job(Path(tmp))
         out = Path(tmp) / "out.jsonl"
-        p8, p1, srv, srv_default = [], [], [], []
+        p8, p8fa, p1, srv, srv_default = [], [], [], [], []
         server = Server(args.threads, repack)
         try:
             server.job(True)  # warm-up
             for _ in range(args.runs):  # interleaved, so load changes hit all alike
                 p8.append(oruel_run(job, out, 8, args.threads, repack))
+                p8fa.append(oruel_run(job, out, 8, args.threads, repack, "--flash-attn", "on"))
                 srv.append(server.job(True))
                 srv_default.append(server.job(False))
                 p1.append(oruel_run(job, out, 1, args.threads, repack))
-                print(f"  run: oruel p8 {p8[-1]:.1f}, server {srv[-1]:.1f}, server defaults "
+                print(f"  run: oruel p8 {p8[-1]:.1f}, p8 fa {p8fa[-1]:.1f}, server {srv[-1]:.1f}, server defaults "
                       f"{srv_default[-1]:.1f}, oruel p1 {p1[-1]:.1f} tok/s", flush=True)  # fmt: skip
         finally:
             server.close()
@@ -263,12 +270,14 @@ def main() -> None:
     bb = batched_bench(args.threads, repack)
 
     m = {k: statistics.median(v) for k, v in
-         {"p8": p8, "p1": p1, "srv": srv, "srv_default": srv_default}.items()}  # fmt: skip
+         {"p8": p8, "p8fa": p8fa, "p1": p1, "srv": srv, "srv_default": srv_default}.items()}  # fmt: skip
     label = repack.label
     rows = [
         common.Row("llama-server -np 8, top_k/top_p/min_p off", m["srv"], "tok/s", None, label),
         common.Row("oruel run --parallel 8 (whole process)", m["p8"], "tok/s",
                    m["p8"] / m["srv"], label),
+        common.Row("oruel run --parallel 8 --flash-attn on", m["p8fa"], "tok/s",
+                   m["p8fa"] / m["srv"], label),
         common.Row("llama-server -np 8, its own defaults", m["srv_default"], "tok/s",
                    m["srv_default"] / m["srv"], label),
         common.Row("oruel run --parallel 1 (whole process)", m["p1"], "tok/s",
@@ -281,17 +290,21 @@ def main() -> None:
     print()
     print(f"  oruel p8 / llama-server (same sampling):  {m['p8'] / m['srv']:.3f}x")
     print(f"  oruel p8 / llama-server (its defaults):   {m['p8'] / m['srv_default']:.3f}x")
+    print(f"  oruel p8 --flash-attn on / llama-server:  {m['p8fa'] / m['srv']:.3f}x")
     print(f"  oruel p8 / oruel p1:                      {m['p8'] / m['p1']:.3f}x")
     if lcp:
         print(f"  oruel p8 / llama-cpp-python serial:       {m['p8'] / lcp:.3f}x")
     if 1 in bb and 8 in bb:
         print(f"  llama-batched-bench S_TG: 1 seq {bb[1]:.1f}, 8 seq {bb[8]:.1f} tok/s "
               f"-> ceiling 8/1 = {bb[8] / bb[1]:.3f}x; oruel p8 is {m['p8'] / bb[8]:.3f}x "
-              f"of batched-bench's 8")  # fmt: skip
+              f"of batched-bench's 8 ({m['p8fa'] / bb[8]:.3f}x with --flash-attn on)")  # fmt: skip
     print("  raw:", {k: [round(x, 1) for x in v] for k, v in
-                     {"p8": p8, "p1": p1, "srv": srv, "srv_default": srv_default}.items()})  # fmt: skip
+                     {"p8": p8, "p8fa": p8fa, "p1": p1, "srv": srv,
+                      "srv_default": srv_default}.items()})  # fmt: skip
     print()
-    print(common.verdict("oruel p8 / llama-server -np 8", m["p8"] / m["srv"], 0.90, True))
+    print(common.verdict("oruel p8 / llama-server -np 8", m["p8"] / m["srv"], 1.05, True))
+    print(common.verdict("oruel p8 --flash-attn on / llama-server -np 8", m["p8fa"] / m["srv"],
+                         1.05, True))  # fmt: skip
     ceiling = bb[8] / bb[1] if 1 in bb and 8 in bb else None
     bar = 1.5 if ceiling is None or ceiling >= 1.5 else None
     if bar:

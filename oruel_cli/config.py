@@ -12,6 +12,7 @@ from .errors import UsageError, read_user_text
 from .params.values import validate_params
 
 REPACK_CHOICES = ("auto", "on", "off")
+FLASH_ATTN_CHOICES = ("auto", "on", "off")
 
 
 def config_path() -> Path:
@@ -41,8 +42,9 @@ class RuntimeConfig(_Strict):
     threads: int | None = Field(None, ge=1, le=1024)
     gpu_layers: int | None = Field(None, ge=-1)
     repack: Literal["auto", "on", "off"] | None = None
+    flash_attn: Literal["auto", "on", "off"] | None = None
 
-    @field_validator("repack", mode="before")
+    @field_validator("repack", "flash_attn", mode="before")
     @classmethod
     def _yaml_booleans(cls, v: object) -> object:
         """YAML 1.1 reads a bare `off`/`on` as a boolean: take it as the word."""

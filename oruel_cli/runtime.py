@@ -1,4 +1,5 @@
-"""RUNTIME settings (context, threads, GPU layers, repacking) and where each came from.
+"""RUNTIME settings (context, threads, GPU layers, repacking, flash attention) and where
+each came from.
 
 The repack decision lives here and nowhere else: every place that loads a model
 asks `RuntimeSettings.repack`, so no loader can forget the AMX crash. So does
@@ -83,22 +84,37 @@ class RuntimeSettings:
     repack_why: str = "auto: no AMX"
     sources: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def flash_attn(self) -> bool:
-        """Whether llama.cpp may use flash attention (its "auto"): only with layers offloaded.
+    flash_attn_setting: str = "auto"  # --flash-attn: auto, on or off
 
-        On the CPU, llama.cpp's flash-attention kernel walks the KV cache cell by
-        cell and decodes slower the deeper the context: measured on the default
-        model, 2 threads, 89 against 94 tokens/s at depth 49, 40 against 67 at
-        depth 1000, 20 against 46 at depth 3000, and 8 batched sequences decode
-        ~7% slower (benchmarks/ask_speed.py, llama-bench -fa 0,1). It speeds up
-        long prompt chunks (pp512: 1.1x), which matter less than decoding here.
+    @property
+    def flash_attn(self) -> str:
+        """What llama.cpp is told: "on", "off" or "auto" (it decides per device).
+
+        `auto` is llama.cpp's auto with layers offloaded and off on the CPU,
+        where flash attention helps shallow contexts and hurts deep ones.
+        Measured on the default model, 2 threads, -fa on against off
+        (llama-bench, llama-batched-bench): one sequence decodes 156 against
+        133 tokens/s at depth 0, level at 128, 98 against 110 at 512, 47
+        against 80 at 1500; 8 sequences with 40-token prompts and 128-token
+        replies decode 210 against 171 (level at depth ~400, 97 against 104 at
+        1000); prompts are read 5-10% faster. A chat goes deep, so auto leaves
+        it off. `on` is for batch jobs of short prompts (run, serve), where it
+        gains ~20%, at a price: the CPU kernel sums in half precision, so a
+        greedy reply can differ from ask's where the top two tokens are close
+        (a logit gap of 0.61 tipped in the tests' prompts).
         """
-        return self.gpu_layers != 0
+        if self.flash_attn_setting != "auto":
+            return self.flash_attn_setting
+        return "auto" if self.gpu_layers != 0 else "off"
 
     def lines(self) -> list[str]:
         ctx = "model default" if self.ctx is None else str(self.ctx)
-        fa = "auto (layers offloaded)" if self.flash_attn else "off (CPU: decodes faster without)"
+        if self.flash_attn_setting != "auto":
+            fa = f"{self.flash_attn} ({self.sources.get('flash_attn', 'default')})"
+        elif self.flash_attn == "auto":
+            fa = "auto (layers offloaded)"
+        else:
+            fa = "off (CPU: decodes faster without)"
         return [
             f"ctx = {ctx} ({self.sources.get('ctx', 'default')})",
             f"threads = {self.threads} ({self.sources.get('threads', 'default')})",
@@ -138,5 +154,6 @@ def resolve_runtime(
         gpu_layers=int(values.get("gpu_layers", gpu_default)),  # type: ignore[arg-type]
         repack=repack,
         repack_why=why,
+        flash_attn_setting=str(values.get("flash_attn", "auto")),
         sources=sources,
     )

@@ -28,7 +28,7 @@ from ..errors import UsageError
 DEFAULT_TIMEOUT = (
     600.0  # seconds: a request's limit, and a batch job's wait with every endpoint down
 )
-RUNTIME_FLAGS = ("ctx", "threads", "gpu_layers", "repack")
+RUNTIME_FLAGS = ("ctx", "threads", "gpu_layers", "repack", "flash_attn")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,17 @@ from typing import Annotated
 import typer
 
 from ..common import complete
-from ..common.options import INTEGER, MODEL, CommonOptions, Ctx, GpuLayers, Repack, Threads, Verbose
+from ..common.options import (
+    INTEGER,
+    MODEL,
+    CommonOptions,
+    Ctx,
+    FlashAttn,
+    GpuLayers,
+    Repack,
+    Threads,
+    Verbose,
+)
 
 BATCH_SIZES = (1, 4, 8, 16)
 
@@ -22,6 +32,7 @@ def bench(
     threads: Threads = None,
     gpu_layers: GpuLayers = None,
     repack: Repack = None,
+    flash_attn: FlashAttn = None,
     tokens: Annotated[
         int,
         typer.Option(
@@ -50,14 +61,16 @@ def bench(
     from ..engine.loader import resolve_target
     from ..render import err_console, out_console
 
-    opts = CommonOptions(ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack)
+    opts = CommonOptions(
+        ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack, flash_attn=flash_attn
+    )
     config = load_config()
     target = resolve_target(config, model, opts.runtime_flags())
     rt = target.runtime
     err_console().print(
         f"[dim]model {target.path.name} · threads {rt.threads} · "
         f"repack {'on' if rt.repack else 'off'} ({rt.repack_why}) · "
-        f"flash attention {'auto' if rt.flash_attn else 'off'}[/]",
+        f"flash attention {rt.flash_attn}[/]",
         highlight=False,
     )
     table = Table(title=f"oruel bench: {target.path.name}, repack {'on' if rt.repack else 'off'}")

@@ -14,6 +14,7 @@ import typer
 from ..common.options import (
     ChatTemplateFile,
     CommonOptions,
+    FlashAttn,
     GpuLayers,
     R,
     Repack,
@@ -97,6 +98,7 @@ def serve(
     threads: Threads = None,
     gpu_layers: GpuLayers = None,
     repack: Repack = None,
+    flash_attn: FlashAttn = None,
     verbose: Verbose = False,
     chat_template: ChatTemplateFile = None,
     template_arg: TemplateArgs = None,
@@ -119,7 +121,7 @@ def serve(
     port_n = parse_int_option("--port", port, 0, 65535, 8000)
     timeout = _seconds("--shutdown-timeout", shutdown_timeout)
     runtime = CommonOptions(
-        ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack,
+        ctx=ctx, threads=threads, gpu_layers=gpu_layers, repack=repack, flash_attn=flash_attn,
         chat_template=chat_template, template_arg=template_arg,
     )  # fmt: skip
     runtime_flags = runtime.runtime_flags()

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import REPACK_CHOICES
+from ..config import FLASH_ATTN_CHOICES, REPACK_CHOICES
 from ..errors import UsageError
 from ..params.model import MAX_TOP_LOGPROBS
 from ..params.values import (  # noqa: F401 (parse_bias, read_json_or_yaml: imported from here too)
@@ -39,6 +39,7 @@ from .shared_options import (  # noqa: F401 (the shared option types are importe
     ChatTemplateFile,
     Ctx,
     E,
+    FlashAttn,
     GpuLayers,
     P,
     R,
@@ -241,6 +242,7 @@ class CommonOptions:
     threads: Threads = None
     gpu_layers: GpuLayers = None
     repack: Repack = None
+    flash_attn: FlashAttn = None
     show_params: Annotated[
         bool,
         typer.Option(
@@ -354,10 +356,13 @@ class CommonOptions:
             text = getattr(self, name)
             if text is not None:
                 out[name] = parse_int_option(f"--{name.replace('_', '-')}", text, lo, hi, 0)
-        if self.repack is not None:
-            if self.repack not in REPACK_CHOICES:
-                raise UsageError(f"invalid --repack {self.repack!r} (allowed: auto, on or off)")
-            out["repack"] = self.repack
+        for name, allowed in (("repack", REPACK_CHOICES), ("flash_attn", FLASH_ATTN_CHOICES)):
+            value = getattr(self, name)
+            if value is not None:
+                if value not in allowed:
+                    flag = f"--{name.replace('_', '-')}"
+                    raise UsageError(f"invalid {flag} {value!r} (allowed: auto, on or off)")
+                out[name] = value
         return out
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import REPACK_CHOICES
+from ..config import FLASH_ATTN_CHOICES, REPACK_CHOICES
 from . import complete
 
 P = "Parameters"
@@ -56,6 +56,16 @@ Repack = Annotated[
         metavar=choices(REPACK_CHOICES),
         autocompletion=complete.choices(*REPACK_CHOICES),
         help="llama.cpp weight repacking (default: auto, off on AMX CPUs).",
+        rich_help_panel=R,
+    ),
+]
+FlashAttn = Annotated[
+    str | None,
+    typer.Option(
+        "--flash-attn",
+        metavar=choices(FLASH_ATTN_CHOICES),
+        autocompletion=complete.choices(*FLASH_ATTN_CHOICES),
+        help="llama.cpp flash attention (default: auto, off on the CPU).",
         rich_help_panel=R,
     ),
 ]

@@ -67,11 +67,11 @@ class Engine:
         # separate pools a slot can only reuse what it held itself.
         cp.kv_unified = unified_kv
         self.unified_kv = unified_kv
-        cp.flash_attn_type = (  # RuntimeSettings.flash_attn says why: off on the CPU
-            lc.LLAMA_FLASH_ATTN_TYPE_AUTO
-            if model.runtime.flash_attn
-            else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        )
+        cp.flash_attn_type = {  # RuntimeSettings.flash_attn says when and why
+            "auto": lc.LLAMA_FLASH_ATTN_TYPE_AUTO,
+            "on": lc.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            "off": lc.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        }[model.runtime.flash_attn]
         cp.no_perf = True
         self.ctx = lc.llama_init_from_model(model.ptr, cp)
         if not self.ctx:

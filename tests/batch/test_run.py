@@ -273,3 +273,22 @@ def test_a_chat_template_that_breaks_is_the_lines_template_error(tmp_path):
     (rec,) = records(tmp_path / "jobs.results.jsonl")
     assert rec["error"]["code"] == "template_error", rec
     assert "chat template" in rec["error"]["message"] and str(broken) in rec["error"]["message"]
+
+
+@pytest.mark.parametrize(("flags", "state"), [((), "disabled"), (("--flash-attn", "on"), "enabled")])
+def test_flash_attention_is_what_the_flag_says(tmp_path, flags, state):
+    """On the CPU flash attention stays off unless --flash-attn on asks for it
+    (RuntimeSettings.flash_attn says why); llama.cpp's own report of the
+    context it made (-v) is the witness, and the job still answers."""
+    import re
+
+    from oruel_cli.engine.loader import gpu_offload_supported
+
+    if gpu_offload_supported() and not flags:
+        pytest.skip("with layers offloaded, auto is llama.cpp's own choice")
+    jobs = write_jsonl(tmp_path / "j.jsonl", [{"id": "a", "prompt": "hi", "max_tokens": 4}])
+    res = oruel("run", "-v", "--parallel", "2", *flags, "-o", "-", str(jobs))
+    assert res.returncode == 0, res.stderr
+    assert re.findall(r"llama_context: flash_attn\s+=\s+(\w+)", res.stderr) == [state]
+    (rec,) = [json.loads(line) for line in res.stdout.splitlines()]
+    assert rec["usage"]["completion_tokens"] >= 1 and rec["output"]

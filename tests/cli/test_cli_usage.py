@@ -282,6 +282,7 @@ def test_a_file_that_is_not_utf8_is_a_usage_error(run_cli, tmp_path, flag, what,
     "args, detail",
     [
         (("--repack", "maybe"), "invalid --repack 'maybe' (allowed: auto, on or off)"),
+        (("--flash-attn", "1"), "invalid --flash-attn '1' (allowed: auto, on or off)"),
         (("--ctx", "0"), "invalid --ctx '0' (allowed: an integer from 16 to 1048576)"),
         (("--ctx", "15"), "invalid --ctx '15'"),
         (("--ctx", "1048577"), "invalid --ctx '1048577'"),
@@ -299,13 +300,14 @@ def test_bad_runtime_flags(run_cli, args, detail):
 
 def test_runtime_flags_accepted_and_shown(run_cli):
     r = run_cli("ask", "--show-params", "--ctx", "16", "--threads", "1", "--gpu-layers", "-1",
-                "--repack", "off", "hi")  # fmt: skip
+                "--repack", "off", "--flash-attn", "off", "hi")  # fmt: skip
     assert r.code == LOADED, r.err
     rt = r.targets[0].runtime
     assert (rt.ctx, rt.threads, rt.gpu_layers, rt.repack) == (16, 1, -1, False)
+    assert rt.flash_attn == "off"
     lines = r.err.splitlines()
     for expected in ("ctx = 16 (flag)", "threads = 1 (flag)", "gpu_layers = -1 (flag)",
-                     "flash_attn = auto (layers offloaded)", "repack = off (flag)"):  # fmt: skip
+                     "flash_attn = off (flag)", "repack = off (flag)"):  # fmt: skip
         assert expected in lines
 
 

@@ -263,6 +263,23 @@ def test_settings_lines_default_object():
     ]
 
 
-@pytest.mark.parametrize(("gpu_layers", "allowed"), [(0, False), (-1, True), (12, True)])
-def test_flash_attention_only_with_layers_offloaded(gpu_layers, allowed):
-    assert RuntimeSettings(gpu_layers=gpu_layers).flash_attn is allowed
+@pytest.mark.parametrize(("gpu_layers", "told"), [(0, "off"), (-1, "auto"), (12, "auto")])
+def test_flash_attention_auto_only_with_layers_offloaded(gpu_layers, told):
+    assert RuntimeSettings(gpu_layers=gpu_layers).flash_attn == told
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_an_explicit_flash_attention_wins_on_any_device(setting):
+    for gpu_layers in (0, -1):
+        rt = RuntimeSettings(gpu_layers=gpu_layers, flash_attn_setting=setting)
+        assert rt.flash_attn == setting
+
+
+def test_flash_attention_layers_and_shows_where_it_came_from():
+    rt = resolve_runtime({}, {"flash_attn": "on"}, None, cpuinfo=EPYC)
+    assert rt.flash_attn == "on" and "flash_attn = on (config)" in rt.lines()
+    rt = resolve_runtime({"flash_attn": "off"}, {"flash_attn": "on"}, {"flash_attn": "on"}, "turbo",
+                         EPYC, gpu_offload=True)  # fmt: skip
+    assert rt.flash_attn == "off" and "flash_attn = off (flag)" in rt.lines()
+    rt = resolve_runtime({"flash_attn": "auto"}, {"flash_attn": "on"}, None, cpuinfo=EPYC)
+    assert rt.flash_attn == "off" and "flash_attn = off (CPU: decodes faster without)" in rt.lines()

@@ -100,6 +100,13 @@ def test_empty_file_is_an_empty_config(isolated_env, text):
     assert cfg.params == {} and cfg.runtime.repack is None
 
 
+def test_a_bare_yaml_on_or_off_is_the_word(isolated_env):
+    """YAML 1.1 reads `on`/`off` as booleans; the switches take them as the words."""
+    write(isolated_env / "config.yaml", "runtime:\n  repack: off\n  flash_attn: on\n")
+    cfg = load_config()
+    assert (cfg.runtime.repack, cfg.runtime.flash_attn) == ("off", "on")
+
+
 def test_spec_example_loads(isolated_env):
     path = write(isolated_env / "config.yaml", FULL_EXAMPLE)
     cfg = load_config()  # through ORUEL_CONFIG
@@ -127,6 +134,7 @@ def test_spec_example_loads(isolated_env):
         ("foo: 1\n", "'foo'"),
         ("runtime:\n  bogus: 1\n", "'runtime.bogus'"),
         ("runtime:\n  repack: maybe\n", "'runtime.repack'"),
+        ("runtime:\n  flash_attn: yes please\n", "'runtime.flash_attn'"),
         ("runtime:\n  ctx: 0\n", "'runtime.ctx'"),
         ("runtime:\n  ctx: '8192'\n", "'runtime.ctx'"),
         ("runtime:\n  threads: 0\n", "'runtime.threads'"),
