@@ -18,14 +18,10 @@ params_app = typer.Typer(
 
 
 def load_cards() -> dict[str, Any]:
-    """The catalogue of reference cards (data in cards.yaml, one per parameter)."""
-    from pathlib import Path
+    """The catalogue of reference cards (data in params/cards.py, one per parameter)."""
+    from ..params.cards import CARDS
 
-    import yaml
-
-    path = Path(__file__).resolve().parent.parent / "params" / "cards.yaml"
-    with path.open(encoding="utf-8") as f:
-        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return CARDS
 
 
 def styled(text: str):  # noqa: ANN201 - rich.text.Text

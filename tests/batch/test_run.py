@@ -275,7 +275,9 @@ def test_a_chat_template_that_breaks_is_the_lines_template_error(tmp_path):
     assert "chat template" in rec["error"]["message"] and str(broken) in rec["error"]["message"]
 
 
-@pytest.mark.parametrize(("flags", "state"), [((), "disabled"), (("--flash-attn", "on"), "enabled")])
+@pytest.mark.parametrize(
+    ("flags", "state"), [((), "disabled"), (("--flash-attn", "on"), "enabled")]
+)
 def test_flash_attention_is_what_the_flag_says(tmp_path, flags, state):
     """On the CPU flash attention stays off unless --flash-attn on asks for it
     (RuntimeSettings.flash_attn says why); llama.cpp's own report of the

@@ -1,20 +1,17 @@
-"""The parameter catalogue (oruel_cli/params/cards.yaml): one complete card per
+"""The parameter catalogue (oruel_cli/params/cards.py): one complete card per
 GenerationParams field, with examples that name real flags and valid values."""
 
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-import oruel_cli.params
 from oruel_cli.params.model import PARAM_NAMES
 from oruel_cli.params.values import param_type, validate_params
 
-CARDS_PATH = Path(oruel_cli.params.__file__).parent / "cards.yaml"
 CARD_KEYS = {"summary", "what", "guide", "combines", "examples"}
 EXAMPLE_KEYS = {"flag", "preset_yaml", "openai"}
 PRESET_KEYS = {"name", "description", "params", "system", "recommended"}
@@ -54,9 +51,9 @@ NUMERIC = [n for n in PARAM_NAMES if param_type(n) in ("number", "integer")]
 
 @pytest.fixture(scope="module")
 def cards() -> dict[str, Any]:
-    data = yaml.safe_load(CARDS_PATH.read_text(encoding="utf-8"))
-    assert isinstance(data, dict), f"{CARDS_PATH} must be a mapping of parameter -> card"
-    return data
+    from oruel_cli.params.cards import CARDS
+
+    return CARDS
 
 
 def oruel_flags(command: str) -> list[str]:
