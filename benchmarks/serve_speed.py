@@ -129,9 +129,10 @@ def main() -> None:
     print(f"  oruel serve / llama-server (its defaults):   {m['oruel'] / m['srv_default']:.3f}x")
     print(f"  oruel serve --flash-attn on / llama-server:  {m['oruel_fa'] / m['srv']:.3f}x")
     c = {k: statistics.median(v) for k, v in cpu.items()}
-    print(f"  server CPU per token: oruel serve {c['oruel']:.2f} ms, llama-server "
-          f"{c['srv']:.2f} ms (defaults {c['srv_default']:.2f} ms): "
-          f"llama-server / oruel {c['srv'] / c['oruel']:.3f}x")  # fmt: skip
+    print(f"  server CPU per token: oruel serve {c['oruel']:.2f} ms (--flash-attn on "
+          f"{c['oruel_fa']:.2f} ms), llama-server {c['srv']:.2f} ms (defaults "
+          f"{c['srv_default']:.2f} ms): llama-server / oruel {c['srv'] / c['oruel']:.3f}x "
+          f"(/ oruel --flash-attn on {c['srv'] / c['oruel_fa']:.3f}x)")  # fmt: skip
     print("  raw:", {k: [round(x, 1) for x in v] for k, v in
                      {"oruel": oruel, "oruel_fa": oruel_fa, "srv": srv,
                       "srv_default": srv_default}.items()})  # fmt: skip
