@@ -11,9 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import UsageError, read_user_text
 from .params.values import validate_params
 
-REPACK_CHOICES = ("auto", "on", "off")
-FLASH_ATTN_CHOICES = ("auto", "on", "off")
-
 
 def config_path() -> Path:
     if os.environ.get("ORUEL_CONFIG"):

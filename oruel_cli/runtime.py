@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CPUINFO = Path("/proc/cpuinfo")
+REPACK_CHOICES = ("auto", "on", "off")  # --repack, runtime.repack (config.RuntimeConfig)
+FLASH_ATTN_CHOICES = ("auto", "on", "off")  # --flash-attn, runtime.flash_attn
 
 
 def read_cpuinfo(path: Path = CPUINFO) -> str | None:

@@ -15,6 +15,7 @@ import typer
 from .. import __version__
 from ..errors import Interrupted, OruelError
 from .help import examples, tidy_help, usage_error_line
+from .lazy_options import skip_absent_coercion
 
 # Each command: its module, the Typer app (a group) or function it exports, its
 # examples, and its line in `oruel --help` (the first paragraph of its help; a
@@ -110,6 +111,7 @@ def build_app(only: str | None = None) -> typer.Typer:
     ROOT_ONLY, every command as a stand-in that holds its help line only (the
     root's own help and --version need nothing more)."""
     tidy_help()
+    skip_absent_coercion()
     app = typer.Typer(
         name="oruel",
         help="Chat, one-shot and batch runs of local GGUF models, "

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import FLASH_ATTN_CHOICES, REPACK_CHOICES
 from ..errors import UsageError
 from ..params.model import MAX_TOP_LOGPROBS
 from ..params.values import (  # noqa: F401 (parse_bias, read_json_or_yaml: imported from here too)
@@ -26,6 +25,7 @@ from ..params.values import (  # noqa: F401 (parse_bias, read_json_or_yaml: impo
     parse_value,
     read_json_or_yaml,
 )
+from ..runtime import FLASH_ATTN_CHOICES, REPACK_CHOICES
 from . import complete
 from .shared_options import (  # noqa: F401 (the shared option types are imported from here too)
     FILE,

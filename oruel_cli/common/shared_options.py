@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import FLASH_ATTN_CHOICES, REPACK_CHOICES
+from ..runtime import FLASH_ATTN_CHOICES, REPACK_CHOICES
 from . import complete
 
 P = "Parameters"
