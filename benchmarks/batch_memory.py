@@ -81,9 +81,9 @@ def main() -> None:
     print("  records done   VmRSS")
     for tenth in range(1, 11):
         mark = args.lines * tenth // 10
-        at = [kib for n, kib in samples if n <= mark]
+        at = [kib for n, kib in samples if n >= mark]  # the first sample once `mark` are done
         if at:
-            print(f"  {mark:>12}   {at[-1] / 1024:7.1f} MiB")
+            print(f"  {mark:>12}   {at[0] / 1024:7.1f} MiB")
     base = [kib for n, kib in samples if n >= args.lines // 10]
     if not base:
         sys.exit("error: no sample after the first tenth of the job")

@@ -65,7 +65,11 @@ def test_the_temperature_reaches_the_engine_through_at_most_ten_files(monkeypatc
         code = frame.f_code
         names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
         name = path[len(PACKAGE) :]
-        if name not in reached and name not in PARSER and any(holds(frame.f_locals.get(n)) for n in names):
+        if (
+            name not in reached
+            and name not in PARSER
+            and any(holds(frame.f_locals.get(n)) for n in names)
+        ):
             reached.append(name)
 
     monkeypatch.setattr(sys, "argv", ["oruel", "chat", "-t", str(MARK), "--max-tokens", "2"])
