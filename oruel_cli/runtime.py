@@ -101,7 +101,7 @@ class RuntimeSettings:
         replies decode 210 against 171 (level at depth ~400, 97 against 104 at
         1000); prompts are read 5-10% faster. A chat goes deep, so auto leaves
         it off. `on` is for batch jobs of short prompts (run, serve), where it
-        gains ~20%, at a price: the CPU kernel sums in half precision, so a
+        gains ~15% (benchmarks/batch_speed.py: 143 against 125), at a price: the CPU kernel sums in half precision, so a
         greedy reply can differ from ask's where the top two tokens are close
         (a logit gap of 0.61 tipped in the tests' prompts).
         """
@@ -116,7 +116,7 @@ class RuntimeSettings:
         elif self.flash_attn == "auto":
             fa = "auto (layers offloaded)"
         else:
-            fa = "off (CPU: decodes faster without)"
+            fa = "off (auto: CPU)"
         return [
             f"ctx = {ctx} ({self.sources.get('ctx', 'default')})",
             f"threads = {self.threads} ({self.sources.get('threads', 'default')})",

@@ -185,7 +185,7 @@ def test_defaults(many_cpus):
         "ctx = model default (default)",
         "threads = 6 (default)",
         "gpu_layers = 0 (default)",
-        "flash_attn = off (CPU: decodes faster without)",
+        "flash_attn = off (auto: CPU)",
         "repack = on (auto: no AMX)",
     ]
     assert resolve_runtime({}, {}, cpuinfo=info, gpu_offload=True).gpu_layers == -1
@@ -214,7 +214,7 @@ def test_layering_config_tier_flag():
         "ctx = 512 (flag)",
         "threads = 3 (config)",
         "gpu_layers = 0 (config)",
-        "flash_attn = off (CPU: decodes faster without)",
+        "flash_attn = off (auto: CPU)",
         "repack = on (config tier turbo)",
     ]
 
@@ -282,4 +282,4 @@ def test_flash_attention_layers_and_shows_where_it_came_from():
                          EPYC, gpu_offload=True)  # fmt: skip
     assert rt.flash_attn == "off" and "flash_attn = off (flag)" in rt.lines()
     rt = resolve_runtime({"flash_attn": "auto"}, {"flash_attn": "on"}, None, cpuinfo=EPYC)
-    assert rt.flash_attn == "off" and "flash_attn = off (CPU: decodes faster without)" in rt.lines()
+    assert rt.flash_attn == "off" and "flash_attn = off (auto: CPU)" in rt.lines()
