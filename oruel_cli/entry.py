@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 
-from .signals import install, raise_interrupt
+from .signals import install, quiet_unraisable, raise_interrupt
 
 INTERRUPTED = 130
 
@@ -28,13 +28,12 @@ def main() -> None:
     # (seen: a Ctrl-C at 0.05 s was lost and the reply ran to the end).
     caught: list[int] = []
     handlers = install(lambda n, f: caught.append(n))  # none for a signal ignored on start
+    sys.unraisablehook = quiet_unraisable
     from .cli.main import main as cli_main
 
     try:
-        if signal.SIGINT in handlers:
-            signal.signal(signal.SIGINT, handlers[signal.SIGINT])
-        if signal.SIGTERM in handlers:
-            signal.signal(signal.SIGTERM, raise_interrupt)  # the same as a Ctrl-C from here on
+        for s in handlers:  # SIGTERM the same as a Ctrl-C from here on, both remembered
+            signal.signal(s, raise_interrupt)
         if caught:  # checked after the handlers are back, so no signal falls between
             raise KeyboardInterrupt
         cli_main()  # turns a KeyboardInterrupt into its line and SystemExit(130)

@@ -10,6 +10,7 @@ only between the phases that catch it).
 from __future__ import annotations
 
 import signal
+import sys
 from contextlib import contextmanager
 
 # Not `typing.TYPE_CHECKING`: importing typing costs ~2 ms, and this module runs
@@ -44,9 +45,40 @@ def catching(handler: Handler, signals: tuple[int, ...] = STOP_SIGNALS) -> Itera
         restore(previous)
 
 
+# The stop signals `raise_interrupt` turned into a KeyboardInterrupt and no one has
+# dealt with yet. Library code can drop one: pydantic-core's Rust catches every
+# Python error (one raised inside its schema building comes out as a SchemaError;
+# others it drops), and Python itself only prints one raised in a ctypes callback
+# or a finalizer. So the places that must not miss a stop look here too
+# (`stop_pending`), and `forget_stop` is called where a KeyboardInterrupt was
+# caught on purpose and the command goes on (the chat, between replies).
+_pending: list[int] = []
+
+
 def raise_interrupt(signum: int, frame: object) -> None:
-    """A handler that makes SIGTERM (or any signal) do what a Ctrl-C does."""
+    """The handler from start-up on: a Ctrl-C or SIGTERM raises KeyboardInterrupt
+    wherever Python is, and is remembered in case that KeyboardInterrupt is lost."""
+    _pending.append(signum)
     raise KeyboardInterrupt
+
+
+def stop_pending() -> bool:
+    """Whether a stop signal came that nothing has dealt with (see `_pending`)."""
+    return bool(_pending)
+
+
+def forget_stop() -> None:
+    """A KeyboardInterrupt was caught on purpose and the command goes on."""
+    _pending.clear()
+
+
+def quiet_unraisable(unraisable: Any) -> None:
+    """`sys.unraisablehook`: a KeyboardInterrupt that Python cannot raise (it came
+    in a ctypes callback or a finalizer) is not printed as 'Exception ignored';
+    `stop_pending` still knows of it. Anything else is printed as Python would."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def soft_then_hard(

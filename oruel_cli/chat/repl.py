@@ -45,7 +45,7 @@ from ..render import (
     rich_stdout,
     warn,
 )
-from ..signals import catching
+from ..signals import catching, forget_stop
 from . import commands
 from .input import LineReader, TerminalReader, read_message
 from .state import ChatSession, reply_room
@@ -187,6 +187,7 @@ class Chat:
             except KeyboardInterrupt:
                 if self.terminated or not self.interactive:
                     raise Interrupted() from None
+                forget_stop()
                 continue  # Ctrl-C at the prompt: the line is gone, a fresh prompt
             except EOFError:
                 return
@@ -206,6 +207,7 @@ class Chat:
             except KeyboardInterrupt:  # between two replies, outside the prompt
                 if self.terminated or not self.interactive:
                     raise Interrupted() from None
+                forget_stop()
                 self.dim("interrupted")
             if self.terminated:
                 raise Interrupted()

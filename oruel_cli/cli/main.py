@@ -14,6 +14,7 @@ import typer
 
 from .. import __version__
 from ..errors import Interrupted, OruelError
+from ..signals import stop_pending
 from .help import examples, tidy_help, usage_error_line
 from .lazy_options import skip_absent_coercion
 
@@ -197,6 +198,9 @@ def main() -> None:
         print("oruel: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as e:  # the parser's usage errors and anything unforeseen
+        if stop_pending():  # a library wrapped a Ctrl-C's KeyboardInterrupt (signals.py)
+            print("oruel: interrupted", file=sys.stderr)
+            sys.exit(130)
         # Click's ClickException (vendored inside typer since 0.2x, so no `import
         # click`): its message and exit code (2 for usage), said as oruel says
         # its own errors; only "no arguments: here is the help" shows itself.

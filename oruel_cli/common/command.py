@@ -13,7 +13,7 @@ from typing import Any
 
 from ..backends.base import Backend
 from ..engine.reply import Completion, json_warning
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from ..params.layering import Effective, Resolved
 from ..render import (
     MarkdownStream,
@@ -24,7 +24,7 @@ from ..render import (
     rich_stdout,
     warn,
 )
-from ..signals import catching, soft_then_hard
+from ..signals import catching, soft_then_hard, stop_pending
 
 
 def check_no_endpoint(opts: Any, what: str = "this command") -> None:
@@ -172,10 +172,15 @@ def stop_signals() -> Iterator[Stop]:
     """Ctrl-C and SIGTERM set a flag (and cancel the attached request) instead
     of raising wherever Python happens to be (a KeyboardInterrupt inside
     llama.cpp's log callback during a model load is swallowed by ctypes): the
-    caller checks the flag after loading. A second Ctrl-C raises at once."""
+    caller checks the flag after loading. A second Ctrl-C raises at once.
+
+    A stop that came before, whose KeyboardInterrupt some library dropped
+    (signals.stop_pending), ends the command here, before anything is loaded."""
 
     stop = Stop()
     with catching(soft_then_hard(lambda signum: stop.fire(), lambda: stop.requested)):
+        if stop_pending():  # checked once the flag is in place, so no signal falls between
+            raise Interrupted()
         yield stop
 
 

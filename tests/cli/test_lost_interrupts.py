@@ -1,0 +1,96 @@
+"""A Ctrl-C or SIGTERM whose KeyboardInterrupt a library loses still stops oruel
+with exit 130 and one line (signals.py): pydantic-core's Rust wraps one raised
+during its schema building in a SchemaError (seen: `oruel: internal error:
+SchemaError ... KeyboardInterrupt`, exit 1) or drops it, and Python only prints
+one raised in a ctypes callback or a finalizer (seen: a SIGTERM at start-up lost,
+the reply ran to its end).
+
+Each case is a real `oruel ask` process whose config loading goes through a
+stand-in for such a library: it signals its own process and loses the
+KeyboardInterrupt the handler raises, in one of the three ways."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import pytest
+
+from oruel_cli.signals import forget_stop, quiet_unraisable, raise_interrupt, stop_pending
+
+LOSING_LIBRARY = """
+import ctypes, os, signal, sys
+import oruel_cli.config as config
+from oruel_cli.entry import main
+
+how, sig = sys.argv[1], int(sys.argv[2])
+real = config.load_config
+
+def signal_myself():
+    os.kill(os.getpid(), sig)
+    for _ in range(1000):  # the handler runs between two bytecodes of this loop
+        pass
+
+def load_config(*args, **kwargs):
+    if how == "ctypes":  # raised inside a C callback: Python prints it, goes on
+        compare = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+        def cmp(a, b):
+            signal_myself()
+            return 0
+        libc = ctypes.CDLL(None)
+        items = (ctypes.c_int * 2)(2, 1)
+        libc.qsort(items, 2, ctypes.sizeof(ctypes.c_int), compare(cmp))
+    else:
+        try:
+            signal_myself()
+        except BaseException:
+            if how == "wrapped":  # as pydantic-core's SchemaError does
+                raise RuntimeError("Error building validator: KeyboardInterrupt") from None
+            # "dropped": as Rust code that ignores a Python error does
+    return real(*args, **kwargs)
+
+config.load_config = load_config
+sys.argv = ["oruel", "ask", "--max-tokens", "4000", "Write a long essay."]
+main()
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("how", ["ctypes", "dropped", "wrapped"])
+def test_a_lost_keyboard_interrupt_still_stops_with_130(how, sig):
+    from support.watch import finish, start
+
+    proc, out, err = start([sys.executable, "-c", LOSING_LIBRARY, how, str(int(sig))])
+    rc, stdout, stderr = finish(proc, out, err)
+    assert rc == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "oruel: interrupted"
+    assert "Exception ignored" not in stderr and "Traceback" not in stderr
+    assert "internal error" not in stderr
+    assert not stdout.strip()  # stopped before the model was loaded: no reply
+
+
+def test_the_handler_remembers_a_stop_until_it_is_forgotten():
+    forget_stop()
+    assert not stop_pending()
+    with pytest.raises(KeyboardInterrupt):
+        raise_interrupt(signal.SIGTERM, None)
+    assert stop_pending()
+    forget_stop()  # the chat caught it on purpose and goes on
+    assert not stop_pending()
+
+
+class _RaisesOnDelete:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __del__(self) -> None:
+        raise self.error
+
+
+def test_only_a_keyboard_interrupt_is_kept_quiet(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "unraisablehook", quiet_unraisable)
+    _RaisesOnDelete(KeyboardInterrupt())
+    assert capsys.readouterr().err == ""
+    _RaisesOnDelete(ValueError("a finalizer's bug"))
+    err = capsys.readouterr().err
+    assert "Exception ignored" in err and "a finalizer's bug" in err
