@@ -48,10 +48,12 @@ def catching(handler: Handler, signals: tuple[int, ...] = STOP_SIGNALS) -> Itera
 # The stop signals `raise_interrupt` turned into a KeyboardInterrupt and no one has
 # dealt with yet. Library code can drop one: pydantic-core's Rust catches every
 # Python error (one raised inside its schema building comes out as a SchemaError;
-# others it drops), and Python itself only prints one raised in a ctypes callback
-# or a finalizer. So the places that must not miss a stop look here too
-# (`stop_pending`), and `forget_stop` is called where a KeyboardInterrupt was
-# caught on purpose and the command goes on (the chat, between replies).
+# others it drops), and Python itself drops one raised in a ctypes callback or a
+# finalizer (`quiet_unraisable` keeps that quiet). So the places that must not
+# miss a stop look here too (`stop_pending`: the start of a command's stop_signals
+# block, main's catch-all, the batch loop after each step), and `forget_stop` is
+# called where a KeyboardInterrupt was caught on purpose and the command goes on
+# (the chat, between replies).
 _pending: list[int] = []
 
 
@@ -73,12 +75,14 @@ def forget_stop() -> None:
 
 
 def quiet_unraisable(unraisable: Any) -> None:
-    """`sys.unraisablehook`: a KeyboardInterrupt that Python cannot raise (it came
-    in a ctypes callback or a finalizer) is not printed as 'Exception ignored';
-    `stop_pending` still knows of it. Anything else is printed as Python would."""
-    if issubclass(unraisable.exc_type, KeyboardInterrupt):
-        return
-    sys.__unraisablehook__(unraisable)
+    """`sys.unraisablehook`: a KeyboardInterrupt that Python could not raise (the
+    handler ran inside a ctypes callback, such as llama.cpp's log callback when a
+    decode rebuilds its graph, or inside a finalizer) is not printed as 'Exception
+    ignored'; `stop_pending` knows of it, and the long loops look there. (It is
+    not delivered again: from here the handler could only raise inside this hook.)
+    Anything else is printed as Python would."""
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def soft_then_hard(
@@ -92,7 +96,7 @@ def soft_then_hard(
 
     def handler(signum: int, frame: object) -> None:
         if stopping() and signum in hard_on:
-            raise KeyboardInterrupt
+            raise_interrupt(signum, frame)
         soft(signum)
 
     return handler

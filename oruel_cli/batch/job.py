@@ -20,6 +20,7 @@ from ..engine.engine import Event, Finish, Request
 from ..engine.reply import json_warning
 from ..errors import ContextTooLong, OruelError, RuntimeFailure
 from ..params.layering import ParamResolver
+from ..signals import stop_pending
 from .reader import BatchLine, LineError
 from .sink import JobSink
 from .stats import JobStats, summary_rows
@@ -67,6 +68,8 @@ class BatchJob:
                         break
                     continue
                 self.backend.driver.advance()
+                if stop_pending():  # a Ctrl-C lost in llama.cpp's log callback (signals.py)
+                    raise KeyboardInterrupt
                 finished, self._finished_now = self._finished_now, []
                 for ev in finished:
                     self._finished(ev)

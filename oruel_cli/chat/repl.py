@@ -45,7 +45,7 @@ from ..render import (
     rich_stdout,
     warn,
 )
-from ..signals import catching, forget_stop
+from ..signals import catching, forget_stop, raise_interrupt
 from . import commands
 from .input import LineReader, TerminalReader, read_message
 from .state import ChatSession, reply_room
@@ -178,7 +178,7 @@ class Chat:
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         self.terminated = True
-        raise KeyboardInterrupt  # out of the prompt; the loop sees `terminated`
+        raise_interrupt(signum, frame)  # out of the prompt; the loop sees `terminated`
 
     def _loop(self) -> None:
         while True:

@@ -361,7 +361,8 @@ class CommonOptions:
             if value is not None:
                 if value not in allowed:
                     flag = f"--{name.replace('_', '-')}"
-                    raise UsageError(f"invalid {flag} {value!r} (allowed: auto, on or off)")
+                    spoken = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+                    raise UsageError(f"invalid {flag} {value!r} (allowed: {spoken})")
                 out[name] = value
         return out
 

@@ -1,13 +1,16 @@
 """A Ctrl-C or SIGTERM whose KeyboardInterrupt a library loses still stops oruel
 with exit 130 and one line (signals.py): pydantic-core's Rust wraps one raised
 during its schema building in a SchemaError (seen: `oruel: internal error:
-SchemaError ... KeyboardInterrupt`, exit 1) or drops it, and Python only prints
+SchemaError ... KeyboardInterrupt`, exit 1) or drops it, and Python drops
 one raised in a ctypes callback or a finalizer (seen: a SIGTERM at start-up lost,
 the reply ran to its end).
 
-Each case is a real `oruel ask` process whose config loading goes through a
-stand-in for such a library: it signals its own process and loses the
-KeyboardInterrupt the handler raises, in one of the three ways."""
+Each case is a real `oruel ask` (or `oruel run`) process whose config loading
+(or record writing) goes through a stand-in for such a library: it signals its
+own process and loses the KeyboardInterrupt the handler raises, in one of the
+three ways. In a batch job the loss is real: llama.cpp logs through its ctypes
+callback whenever a decode rebuilds its graph (seen: a Ctrl-C lost, the job ran
+to its end)."""
 
 from __future__ import annotations
 
@@ -94,3 +97,44 @@ def test_only_a_keyboard_interrupt_is_kept_quiet(monkeypatch, capsys):
     _RaisesOnDelete(ValueError("a finalizer's bug"))
     err = capsys.readouterr().err
     assert "Exception ignored" in err and "a finalizer's bug" in err
+
+
+LOST_IN_A_JOB = """
+import os, sys
+import oruel_cli.batch.sink as sink
+from oruel_cli.entry import main
+
+jobs, sig = sys.argv[1], int(sys.argv[2])
+real = sink.JobSink.succeed
+
+def succeed(self, *args, **kwargs):
+    real(self, *args, **kwargs)
+    if self.stats.ok == 1:  # after the first record: lost as in llama.cpp's log callback
+        try:
+            os.kill(os.getpid(), sig)
+            for _ in range(1000):
+                pass
+        except BaseException:
+            pass
+
+sink.JobSink.succeed = succeed
+sys.argv = ["oruel", "run", jobs, "--parallel", "2"]
+main()
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_lost_during_a_batch_job_still_ends_it_interrupted(sig, tmp_path):
+    import json
+
+    from support.watch import finish, start
+
+    jobs = tmp_path / "j.jsonl"
+    rows = [{"id": f"j{i}", "prompt": f"Count to {i + 5}.", "max_tokens": 40} for i in range(12)]
+    jobs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc, out, err = start([sys.executable, "-c", LOST_IN_A_JOB, str(jobs), str(int(sig))])
+    rc, _, stderr = finish(proc, out, err)
+    assert rc == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    written = (tmp_path / "j.results.jsonl").read_text().splitlines()
+    assert 1 <= len(written) < len(rows)
