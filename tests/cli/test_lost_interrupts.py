@@ -22,7 +22,7 @@ import pytest
 from oruel_cli.signals import forget_stop, quiet_unraisable, raise_interrupt, stop_pending
 
 LOSING_LIBRARY = """
-import ctypes, os, signal, sys
+import ctypes, signal, sys
 import oruel_cli.config as config
 from oruel_cli.entry import main
 
@@ -30,9 +30,7 @@ how, sig = sys.argv[1], int(sys.argv[2])
 real = config.load_config
 
 def signal_myself():
-    os.kill(os.getpid(), sig)
-    for _ in range(1000):  # the handler runs between two bytecodes of this loop
-        pass
+    signal.raise_signal(sig)  # to this thread; its handler runs before this returns
 
 def load_config(*args, **kwargs):
     if how == "ctypes":  # raised inside a C callback: Python prints it, goes on
@@ -100,7 +98,7 @@ def test_only_a_keyboard_interrupt_is_kept_quiet(monkeypatch, capsys):
 
 
 LOST_IN_A_JOB = """
-import os, sys
+import signal, sys
 import oruel_cli.batch.sink as sink
 from oruel_cli.entry import main
 
@@ -111,9 +109,7 @@ def succeed(self, *args, **kwargs):
     real(self, *args, **kwargs)
     if self.stats.ok == 1:  # after the first record: lost as in llama.cpp's log callback
         try:
-            os.kill(os.getpid(), sig)
-            for _ in range(1000):
-                pass
+            signal.raise_signal(sig)  # its handler runs before this returns
         except BaseException:
             pass
 

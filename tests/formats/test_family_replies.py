@@ -118,10 +118,11 @@ def test_a_forced_call_is_in_the_familys_syntax_and_the_follow_up_renders(
     tool_choice = (
         choice if choice == "required" else {"type": "function", "function": {"name": choice}}
     )
-    # a low temperature: at 0.8 a 135M model under a foreign template can write
-    # a string argument that runs on past max_tokens (seen on gpt-oss's)
+    # greedy: sampled, a 135M model under a foreign template can write a string
+    # argument that runs on past max_tokens (seen on gpt-oss's at 0.8, and at 0.3
+    # on one host and not another: the draw depends on the CPU's rounding)
     params = GenerationParams(
-        temperature=0.3, seed=1, max_tokens=300, tools=TOOLS, tool_choice=tool_choice
+        temperature=0.0, seed=1, max_tokens=300, tools=TOOLS, tool_choice=tool_choice
     )
     raw, comp = reply(backend, ASK, params)
     assert syntax(raw), raw
