@@ -181,26 +181,18 @@ def main() -> None:
         if rc == Interrupted.exit_code:  # typer returns Exit(130) for a KeyboardInterrupt
             raise Interrupted()
         sys.exit(rc if isinstance(rc, int) else 0)
-    except Interrupted:
-        print("oruel: interrupted", file=sys.stderr)
-        sys.exit(Interrupted.exit_code)
+    except (Interrupted, KeyboardInterrupt, typer.Abort):  # Abort: click's Ctrl-C at a prompt
+        _exit_interrupted()
     except OruelError as e:
         print(f"oruel: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        print("oruel: interrupted", file=sys.stderr)
-        sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except SystemExit:
         raise
-    except typer.Abort:
-        print("oruel: interrupted", file=sys.stderr)
-        sys.exit(130)
     except Exception as e:  # the parser's usage errors and anything unforeseen
         if stop_pending():  # a library wrapped a Ctrl-C's KeyboardInterrupt (signals.py)
-            print("oruel: interrupted", file=sys.stderr)
-            sys.exit(130)
+            _exit_interrupted()
         # Click's ClickException (vendored inside typer since 0.2x, so no `import
         # click`): its message and exit code (2 for usage), said as oruel says
         # its own errors; only "no arguments: here is the help" shows itself.
@@ -212,3 +204,9 @@ def main() -> None:
             sys.exit(e.exit_code)
         print(f"oruel: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
+
+
+def _exit_interrupted() -> None:
+    """A Ctrl-C or SIGTERM, however it arrived: one line, exit 130."""
+    print("oruel: interrupted", file=sys.stderr)
+    sys.exit(Interrupted.exit_code)
