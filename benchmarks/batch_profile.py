@@ -18,18 +18,36 @@ With `--server`, the same job goes through llama-server -np 8 (warm) and its
 own timings (`prompt_ms`, `predicted_ms` per request) are summed beside it.
 The figures are per step and in total; the timers cost ~1 us a call.
 
-    .venv/bin/python benchmarks/batch_profile.py [--threads 2] [--server]
+    .venv/bin/python benchmarks/batch_profile.py [--threads 2] [--server] [--flash-attn on]
 
-Measured on an AMD EPYC host, 2 threads (one run; the host is noisy): 3753
-tokens in 33.3 s. Start-up 0.79 s (2.4%); decode 90.7% (12 steps with prompt
-tokens 3.29 s, 504 generation-only steps of 7.3 tokens on average at 53 ms:
-26.9 s); draws 2.0 s (531 us a token, 6.0%); everything Python does per token
-and per step under 0.7%; records and close 0.1 s. llama-server -np 8 on the
-same job: 117.6 tok/s against oruel's 112.7 whole-process (115.5 from the
-first decode). So decode is the whole game: the per-step Python is too small to
-matter, and drawing the slots of a step on two threads (tried: the draws of a
-step in a thread pool) gave the same 566 us a token, the cores being busy
-after a decode; it was not kept.
+Measured on an AMD EPYC host, 2 threads, one run each in the same quarter hour:
+
+    part                           --flash-attn auto (off)   --flash-attn on
+    whole run                      3859 tok, 27.43 s, 140.7  3792 tok, 23.82 s, 159.2
+    start-up to the first decode   0.57 s (2.1%)             0.57 s (2.4%)
+    decode, steps with prompt      2.33 s, 8 steps           2.13 s, 10 steps
+    decode, generation-only steps  22.62 s, 508 x 44.5 ms    19.24 s, 506 x 38.0 ms
+    draws (llama_sampler_sample)   1.67 s, 434 us a token    1.63 s, 431 us
+    all of oruel's own Python      0.6%                      0.6%
+    llama-server -np 8, same job   151.6 tok/s (3792 tokens: its numerics are flash attention's)
+
+So decode is the whole game, and flash attention is most of the gap to the
+server: with it oruel's steady state matches llama-server's and the start-up
+(~2%; creating the 8 x 4096-cell context takes 0.38 s of it, 0.05 s at
+8 x 512) is what a whole
+process gives away against a warm server. Levers tried and not kept:
+
+- the draws of a step on two threads: no gain with libgomp's default idle
+  spin (after a decode the other OpenMP thread spins on the second core for
+  ~ms: summed draw time rose 1.66 -> 2.29 s); with GOMP_SPINCOUNT=1000 the
+  post-decode phase fell from 3.44 to 2.09 ms a step but the decodes slowed
+  (38 -> 40-45 ms), a net loss (4 runs each way);
+- a float32 V cache with flash attention on (its accumulator is then f32, not
+  f16): llama-batched-bench S_TG 181 against 188 (f16) and 163 (off) at 8
+  sequences, but greedy replies still differ from the non-flash path at
+  near-ties (serve's reply to the reference prompt differs from `oruel ask`
+  after three words), so it cannot be the default either;
+- drawing with numpy instead of llama.cpp (549 us a draw, no faster).
 """
 
 from __future__ import annotations
@@ -108,7 +126,9 @@ def instrument(timers: Timers) -> None:
     eng.Engine.step = timed_step
 
 
-def profile_oruel(job: Path, out: Path, threads: int) -> tuple[Timers, float, int]:
+def profile_oruel(
+    job: Path, out: Path, threads: int, flash_attn: str = "auto"
+) -> tuple[Timers, float, int]:
     from oruel_cli.cli.main import main
 
     timers = Timers()
@@ -116,7 +136,7 @@ def profile_oruel(job: Path, out: Path, threads: int) -> tuple[Timers, float, in
     sys.argv = [
         "oruel", "run", str(job), "-o", str(out), "--overwrite", "--parallel", "8",
         "--max-tokens", str(batch_speed.MAX_TOKENS), "--temperature",
-        str(batch_speed.TEMPERATURE), "--threads", str(threads),
+        str(batch_speed.TEMPERATURE), "--threads", str(threads), "--flash-attn", flash_attn,
         *common.repack_setting("auto").oruel_args(),
     ]  # fmt: skip
     t0 = time.perf_counter()
@@ -132,7 +152,7 @@ def profile_oruel(job: Path, out: Path, threads: int) -> tuple[Timers, float, in
     return timers, wall, tokens
 
 
-def report(timers: Timers, wall: float, tokens: int) -> None:
+def report(timers: Timers, wall: float, tokens: int, flags: str) -> None:
     s, c = timers.seconds, timers.calls
     decode = s["decode: with prompt"] + s["decode: generation only"]
     inner = decode + s["sampling"] + s["token: detokenize, stops, events"]
@@ -149,7 +169,9 @@ def report(timers: Timers, wall: float, tokens: int) -> None:
         ("driver around the steps (handles, sinks)", outside, c["step (whole)"]),
         ("after the last decode (records, close)", s["after the last decode"], None),
     ]
-    print(f"oruel run --parallel 8: {tokens} tokens in {wall:.2f} s = {tokens / wall:.1f} tok/s")
+    print(
+        f"oruel run --parallel 8 {flags}: {tokens} tokens in {wall:.2f} s = {tokens / wall:.1f} tok/s"
+    )
     print(f"  {'part':44} {'seconds':>8} {'share':>6} {'calls':>6} {'us/call':>8}")
     for name, sec, n in rows:
         per = f"{sec / n * 1e6:8.0f}" if n else " " * 8
@@ -193,14 +215,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--server", action="store_true", help="also llama-server's own timings")
+    ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto",
+                    help="oruel's --flash-attn (llama-server runs llama.cpp's auto: on)")  # fmt: skip
     args = ap.parse_args()
     print(common.describe_host())
     with tempfile.TemporaryDirectory() as tmp:
         job = batch_speed.write_job(Path(tmp))
         if args.server:
             profile_server(batch_speed.prompts(), args.threads)
-        timers, wall, tokens = profile_oruel(job, Path(tmp) / "out.jsonl", args.threads)
-    report(timers, wall, tokens)
+        timers, wall, tokens = profile_oruel(
+            job, Path(tmp) / "out.jsonl", args.threads, args.flash_attn
+        )
+    report(timers, wall, tokens, f"--flash-attn {args.flash_attn}")
 
 
 if __name__ == "__main__":
