@@ -10,6 +10,8 @@ prompts, max_tokens 128, temperature 0.7, through
 - `llama-server -np 8` (warm), fed the same 32 requests 8 at a time over
   loopback, with `cache_prompt: false` and `top_k: 0, top_p: 1, min_p: 0` sent
   (the sampling work oruel does), and again with the server's own defaults;
+- a second `llama-server -np 8 -fa off`, fed the same way: oruel's default
+  numerics on the CPU, the like-for-like row;
 - llama-cpp-python's high-level `create_chat_completion`, one request after another;
 - `llama-batched-bench`'s 8-to-1 generation ratio: the hardware's batching ceiling.
 
@@ -119,6 +121,7 @@ class Server:
     """
 
     name = "llama-server"
+    extra: tuple[str, ...] = ()  # more llama-server flags (a subclass sets them)
 
     def __init__(self, threads: int, repack: common.Repack, slots: int = 8) -> None:
         self.port = free_port()
@@ -140,7 +143,7 @@ class Server:
         return [
             common.tool("llama-server"), "-m", str(common.model_path()), "-np", str(slots),
             "-c", str(4096 * slots), "-t", str(threads), "--port", str(self.port),
-            "--host", "127.0.0.1", *repack.tool_args("llama-server"),
+            "--host", "127.0.0.1", *repack.tool_args("llama-server"), *self.extra,
         ]  # fmt: skip
 
     def body(self, i: int, prompt: str, explicit_off: bool) -> dict:
@@ -187,6 +190,14 @@ for i, p in enumerate(prompts):
     tokens += r["usage"]["completion_tokens"]
 print(tokens / (time.perf_counter() - t0))
 """
+
+
+class ServerNoFlash(Server):
+    """llama-server with flash attention off: oruel's default numerics on the CPU,
+    so the like-for-like row beside the server's own default (auto: on)."""
+
+    name = "llama-server -fa off"
+    extra = ("-fa", "off")
 
 
 def llama_cpp_python(threads: int, repack: common.Repack) -> float | None:
@@ -252,25 +263,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         job = write_job(Path(tmp))
         out = Path(tmp) / "out.jsonl"
-        p8, p8fa, p1, srv, srv_default = [], [], [], [], []
-        server = Server(args.threads, repack)
+        p8, p8fa, p1, srv, srv_default, srv_off = [], [], [], [], [], []
+        server, server_off = Server(args.threads, repack), ServerNoFlash(args.threads, repack)
         try:
             server.job(True)  # warm-up
+            server_off.job(True)
             for _ in range(args.runs):  # interleaved, so load changes hit all alike
                 p8.append(oruel_run(job, out, 8, args.threads, repack))
                 p8fa.append(oruel_run(job, out, 8, args.threads, repack, "--flash-attn", "on"))
                 srv.append(server.job(True))
                 srv_default.append(server.job(False))
+                srv_off.append(server_off.job(True))
                 p1.append(oruel_run(job, out, 1, args.threads, repack))
                 print(f"  run: oruel p8 {p8[-1]:.1f}, p8 fa {p8fa[-1]:.1f}, server {srv[-1]:.1f}, server defaults "
-                      f"{srv_default[-1]:.1f}, oruel p1 {p1[-1]:.1f} tok/s", flush=True)  # fmt: skip
+                      f"{srv_default[-1]:.1f}, server -fa off {srv_off[-1]:.1f}, oruel p1 {p1[-1]:.1f} tok/s", flush=True)  # fmt: skip
         finally:
             server.close()
+            server_off.close()
     lcp = llama_cpp_python(args.threads, repack)
     bb = batched_bench(args.threads, repack)
 
     m = {k: statistics.median(v) for k, v in
-         {"p8": p8, "p8fa": p8fa, "p1": p1, "srv": srv, "srv_default": srv_default}.items()}  # fmt: skip
+         {"p8": p8, "p8fa": p8fa, "p1": p1, "srv": srv, "srv_default": srv_default,
+          "srv_off": srv_off}.items()}  # fmt: skip
     label = repack.label
     rows = [
         common.Row("llama-server -np 8, top_k/top_p/min_p off", m["srv"], "tok/s", None, label),
@@ -280,6 +295,8 @@ def main() -> None:
                    m["p8fa"] / m["srv"], label),
         common.Row("llama-server -np 8, its own defaults", m["srv_default"], "tok/s",
                    m["srv_default"] / m["srv"], label),
+        common.Row("llama-server -np 8 -fa off (oruel's numerics)", m["srv_off"], "tok/s",
+                   m["srv_off"] / m["srv"], label),
         common.Row("oruel run --parallel 1 (whole process)", m["p1"], "tok/s",
                    m["p1"] / m["srv"], label),
     ]  # fmt: skip
@@ -291,6 +308,7 @@ def main() -> None:
     print(f"  oruel p8 / llama-server (same sampling):  {m['p8'] / m['srv']:.3f}x")
     print(f"  oruel p8 / llama-server (its defaults):   {m['p8'] / m['srv_default']:.3f}x")
     print(f"  oruel p8 --flash-attn on / llama-server:  {m['p8fa'] / m['srv']:.3f}x")
+    print(f"  oruel p8 / llama-server -fa off:          {m['p8'] / m['srv_off']:.3f}x")
     print(f"  oruel p8 / oruel p1:                      {m['p8'] / m['p1']:.3f}x")
     if lcp:
         print(f"  oruel p8 / llama-cpp-python serial:       {m['p8'] / lcp:.3f}x")
@@ -300,7 +318,7 @@ def main() -> None:
               f"of batched-bench's 8 ({m['p8fa'] / bb[8]:.3f}x with --flash-attn on)")  # fmt: skip
     print("  raw:", {k: [round(x, 1) for x in v] for k, v in
                      {"p8": p8, "p8fa": p8fa, "p1": p1, "srv": srv,
-                      "srv_default": srv_default}.items()})  # fmt: skip
+                      "srv_default": srv_default, "srv_off": srv_off}.items()})  # fmt: skip
     print()
     print(common.verdict("oruel p8 / llama-server -np 8", m["p8"] / m["srv"], 1.05, True))
     print(common.verdict("oruel p8 --flash-attn on / llama-server -np 8", m["p8fa"] / m["srv"],
