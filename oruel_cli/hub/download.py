@@ -30,6 +30,8 @@ READ_TIMEOUT = 60.0  # seconds without a byte before a download gives up
 SPACE_MARGIN = 64 << 20  # kept free beyond the file itself
 
 if TYPE_CHECKING:
+    from huggingface_hub.errors import HfHubHTTPError
+
     from .progress import PullProgress
 
 
@@ -102,11 +104,22 @@ def _intact(path: Path, size: int, sha: str | None) -> bool:
     return path.stat().st_size == size and (sha is None or sha256_of(path) == sha)
 
 
+def _refused(e: HfHubHTTPError, name: str, url: str) -> RuntimeFailure:
+    """A GET the hub (or the CDN it sent us to) answered with an error status."""
+    status = e.response.status_code if e.response is not None else "?"
+    why = f" ({e.server_message.strip()})" if e.server_message else ""
+    return RuntimeFailure(
+        f"the download of {name} was refused by {urlsplit(url).netloc}: {status}{why}; "
+        "pull again to resume (a signed address is made afresh)"
+    )
+
+
 def _fetch(
     url: str, partial: Path, size: int, sha: str | None, progress: PullProgress, ref: HubRef
 ) -> None:
     """Bytes into `partial`, resuming what is there; checked against size, hash and GGUF magic."""
     import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.utils import build_hf_headers, get_session
 
     name = ref.filename or str(ref)
@@ -148,6 +161,8 @@ def _fetch(
                         progress.advance(len(chunk))
         except RuntimeFailure:
             raise
+        except HfHubHTTPError as e:  # an OSError too: said before the write errors
+            raise _refused(e, name, url) from None
         except (httpx2.TransportError, OSError) as e:
             if isinstance(e, OSError) and not isinstance(e, ConnectionError):
                 raise RuntimeFailure(f"cannot write {partial}: {e.strerror or e}") from None

@@ -277,3 +277,32 @@ def test_a_truncated_or_non_gguf_download_is_not_used(
     assert snapshot(hf_home, repo) == []
     r = oruel("models", "info", repo, HF_HUB_OFFLINE="1")
     assert r.returncode == 1 and "not in the Hugging Face cache" in r.stderr
+
+
+def test_a_cdn_redirect_gets_the_file_without_the_token(hub: StandInHub, hf_home: Path) -> None:
+    """The hub answers with a 302 to a signed address on another host: the token goes
+    to the hub only (the stand-in CDN, like S3, refuses a request that carries one)."""
+    r = oruel("models", "pull", "test/CDN-GGUF", hub=hub, HF_TOKEN="hf_standin_any_token")
+    assert r.returncode == 0, r.stderr
+    assert snapshot(hf_home, "test/CDN-GGUF") == [f"{MODEL}-Q4_K_M.gguf"]
+    lines = [line for line in hub.requests() if "CDN-GGUF/resolve" in line or "/cdn/" in line]
+    assert any(line.startswith("HEAD /test/CDN-GGUF/resolve/") and "auth=yes" in line
+               for line in lines), lines  # fmt: skip
+    fetched = [line for line in lines if line.startswith("GET /cdn/")]
+    assert fetched and all("auth=no" in line for line in fetched), lines
+    blob = hf_home / "hub" / "models--test--CDN-GGUF" / "snapshots"
+    assert sha256(next(blob.rglob("*.gguf"))) == sha256(embedded_model_path())
+
+
+def test_a_refused_cdn_download_names_the_status_and_keeps_nothing(
+    hub: StandInHub, hf_home: Path
+) -> None:
+    """The signed address answers 403 "Request has expired": one line with the host,
+    the status and the server's words (not a write error), exit 1, no file linked."""
+    r = oruel("models", "pull", "test/Expired-GGUF", hub=hub)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"refused by localhost:{hub.port}: 403 (Request has expired)" in lines[0], lines[0]
+    assert "pull again" in lines[0] and "cannot write" not in lines[0]
+    assert snapshot(hf_home, "test/Expired-GGUF") == []

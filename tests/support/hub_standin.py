@@ -21,6 +21,10 @@ Repos, all made of the embedded model's bytes:
 - test/NotGGUF-GGUF: a Q4_K_M "GGUF" that is a web page (its hash is right)
 - test/Slow-GGUF: Q4_K_M sent slowly from byte 0 (SLOW_RATE), a ranged GET at full speed,
   so an interrupted pull can be watched and its resume is quick
+- test/CDN-GGUF: Q4_K_M whose resolve is a 302 to another host (`localhost` instead of
+  `127.0.0.1`: `/cdn/SHA256`), as the real hub sends LFS files to a signed CDN address;
+  like S3, that address refuses a request that also carries an Authorization header (400)
+- test/Expired-GGUF: the same redirect, to an address that answers 403 "Request has expired"
 
 Run it as a process: `python tests/support/hub_standin.py --port-file F --log F`; it
 writes its port to the port file once listening, and one line per request
@@ -65,6 +69,8 @@ class Blob:
 class Repo:
     files: dict[str, Blob]
     gated: bool = False
+    cdn: bool = False  # resolve redirects to the CDN route on another host
+    expired: bool = False  # ... where the GET is refused
     sha: str = field(default="")
 
 
@@ -101,6 +107,8 @@ def build_repos() -> dict[str, Repo]:
         ),
         "test/NotGGUF-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": Blob.of(b"<html>a login page</html>")}),
         "test/Slow-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": Blob(model.data, model.sha256, slow=True)}),
+        "test/CDN-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": model}, cdn=True),
+        "test/Expired-GGUF": Repo({f"{MODEL}-Q4_K_M.gguf": model}, cdn=True, expired=True),
     }
     for name, repo in repos.items():
         repo.sha = hashlib.sha1(name.encode()).hexdigest()
@@ -209,9 +217,34 @@ def make_app(repos: dict[str, Repo], log: Path | None):  # noqa: ANN201 - a Star
         denied = gate(request, repo)
         if denied:
             return denied
+        if repo.cdn:  # the metadata the client needs rides on the redirect
+            cdn = f"http://localhost:{request.url.port}/cdn/{p['user']}/{p['name']}/{blob.sha256}"
+            return Response(status_code=302, headers={
+                "Location": cdn, "X-Repo-Commit": repo.sha, "ETag": f'"{blob.sha256}"',
+                "X-Linked-Etag": f'"{blob.sha256}"', "X-Linked-Size": str(len(blob.data)),
+            })  # fmt: skip
+        return _send(request, blob, {"X-Repo-Commit": repo.sha})
+
+    async def cdn(request):  # noqa: ANN001, ANN202
+        p = request.path_params
+        write_log(request, "cdn")
+        if request.headers.get("authorization"):  # S3's answer to a signed URL plus a token
+            return error(400, "InvalidArgument", "Only one auth mechanism allowed")
+        repo = repos.get(f"{p['user']}/{p['name']}")
+        blob = (
+            next((b for b in repo.files.values() if b.sha256 == p["sha"]), None) if repo else None
+        )
+        if repo is None or not repo.cdn or blob is None:
+            return error(404, "NoSuchKey", "The specified key does not exist.")
+        if repo.expired:
+            return error(403, "AccessDenied", "Request has expired")
+        return _send(request, blob, {})
+
+    def _send(request, blob: Blob, extra: dict[str, str]) -> Response:  # noqa: ANN001
+        """The blob's bytes (a Range honoured) or, for HEAD, its headers."""
         size = len(blob.data)
         headers = {
-            "X-Repo-Commit": repo.sha,
+            **extra,
             "ETag": f'"{blob.sha256}"',
             "X-Linked-Etag": f'"{blob.sha256}"',
             "X-Linked-Size": str(size),
@@ -244,6 +277,7 @@ def make_app(repos: dict[str, Repo], log: Path | None):  # noqa: ANN201 - a Star
         Route(repo_path + "/tree/{rev}", tree),
         Route(repo_path + "/tree/{rev}/{path:path}", tree),
         Route("/{user}/{name}/resolve/{rev}/{path:path}", resolve, methods=["GET", "HEAD"]),
+        Route("/cdn/{user}/{name}/{sha}", cdn, methods=["GET", "HEAD"]),
     ]
     return Starlette(routes=routes)
 
