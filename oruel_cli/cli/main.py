@@ -181,8 +181,8 @@ def main() -> None:
         if rc == Interrupted.exit_code:  # typer returns Exit(130) for a KeyboardInterrupt
             raise Interrupted()
         sys.exit(rc if isinstance(rc, int) else 0)
-    except (Interrupted, KeyboardInterrupt, typer.Abort):  # Abort: click's Ctrl-C at a prompt
-        _exit_interrupted()
+    except (Interrupted, KeyboardInterrupt, typer.Abort) as e:  # Abort: click's Ctrl-C at a prompt
+        _exit_interrupted(str(e) if isinstance(e, Interrupted) else "")
     except OruelError as e:
         print(f"oruel: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
@@ -206,7 +206,8 @@ def main() -> None:
         sys.exit(1)
 
 
-def _exit_interrupted() -> None:
-    """A Ctrl-C or SIGTERM, however it arrived: one line, exit 130."""
-    print("oruel: interrupted", file=sys.stderr)
+def _exit_interrupted(what: str = "") -> None:
+    """A Ctrl-C or SIGTERM, however it arrived: one line (with what the command
+    says of it, if anything: a pull's "pull it again to resume"), exit 130."""
+    print(f"oruel: interrupted: {what}" if what else "oruel: interrupted", file=sys.stderr)
     sys.exit(Interrupted.exit_code)

@@ -5,16 +5,32 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from ..models.gguf import format_size
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 LINE_EVERY = 5.0  # seconds between the plain lines
+# The bar's fixed columns: "pull", "98.4/98.4 MB", "2.1 MB/s", "ETA", "0:00:43" and the
+# spaces between them; what is left of the terminal's width goes to the name and the bar.
+FIXED_WIDTH = 43
+
+
+def column_widths(width: int) -> tuple[int, int]:
+    """(name, bar) widths for a terminal `width` columns wide: the line must fit, or rich
+    wraps it and every refresh leaves a copy of the bar behind (seen at 70 columns)."""
+    room = width - 1 - FIXED_WIDTH
+    name = max(12, min(40, room - 10))
+    return name, max(5, min(40, room - name))
 
 
 class PullProgress:
     """One bar (or one series of lines) per file pulled."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console | None = None) -> None:
+        """A bar on `console` (stderr's when it is a terminal), else plain lines."""
         self.bar = None
         self.task = None
         self.name = ""
@@ -24,7 +40,12 @@ class PullProgress:
         self.note = ""
         self._start = 0.0
         self._last = 0.0
-        if sys.stderr.isatty():
+        self._name_width = 40
+        if console is None and sys.stderr.isatty():
+            from ..render import err_console
+
+            console = err_console()
+        if console is not None:
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
@@ -34,12 +55,12 @@ class PullProgress:
                 TransferSpeedColumn,
             )
 
-            from ..render import err_console
-
+            self._name_width, bar_width = column_widths(console.width)
             self.bar = Progress(
-                TextColumn("[bold]pull"), TextColumn("{task.description}"), BarColumn(),
+                TextColumn("[bold]pull"), TextColumn("{task.description}"),
+                BarColumn(bar_width=bar_width),
                 DownloadColumn(), TransferSpeedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                console=err_console(),
+                console=console,
             )  # fmt: skip
             self.bar.start()
 
@@ -49,7 +70,9 @@ class PullProgress:
         self.note = ""
         self._start = self._last = time.monotonic()
         if self.bar is not None:
-            self.task = self.bar.add_task(_short(name), total=size, completed=resumed)
+            self.task = self.bar.add_task(
+                _short(name, self._name_width), total=size, completed=resumed
+            )
         elif resumed:
             self._line(f"resuming after {format_size(resumed)}")
 

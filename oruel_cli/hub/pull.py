@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import RuntimeFailure, UsageError
+from ..errors import Interrupted, RuntimeFailure, UsageError
 from ..models.gguf import format_size
 from .cache import find_cached
 from .download import download, verify_cached
@@ -54,9 +54,8 @@ def pull_ref(ref: HubRef) -> Path:
                 progress.finish()
             links.append(link)
     except KeyboardInterrupt:
-        progress.close()
-        print(f"oruel: pull of {ref} interrupted: pull it again to resume", file=sys.stderr)
-        raise
+        progress.close()  # before main prints the one line
+        raise Interrupted(f"the pull of {ref} stops here: pull it again to resume") from None
     finally:
         progress.close()
     return links[0]

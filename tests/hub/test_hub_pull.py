@@ -186,6 +186,11 @@ def test_sigint_keeps_the_partial_file_and_the_next_pull_resumes(
     proc.send_signal(signal.SIGINT)
     rc, _, stderr = finish(proc, out, err)
     assert rc == 130, stderr
+    # one line for the stop, after the bar's last state
+    assert stderr.strip().splitlines()[-1] == (
+        "oruel: interrupted: the pull of test/Slow-GGUF stops here: pull it again to resume"
+    ), stderr
+    assert stderr.count("oruel:") == 1, stderr
     kept = partial.stat().st_size
     assert 0 < kept < embedded_model_path().stat().st_size
     assert "pull it again to resume" in stderr
