@@ -32,10 +32,9 @@ Measured on an AMD EPYC host, 2 threads, one run each in the same quarter hour:
     llama-server -np 8, same job   151.6 tok/s (3792 tokens: its numerics are flash attention's)
 
 So decode is the whole game, and flash attention is most of the gap to the
-server: with it oruel's steady state matches llama-server's and the start-up
-(~2%; creating the 8 x 4096-cell context takes 0.38 s of it, 0.05 s at
-8 x 512) is what a whole
-process gives away against a warm server. Levers tried and not kept:
+server: with it oruel's steady state matches llama-server's, and the start-up
+(~2%; creating the 8 x 4096-cell context takes 0.38 s of it, 0.05 s at 8 x 512)
+is what a whole process gives away against a warm server. Levers tried and not kept:
 
 - the draws of a step on two threads: no gain with libgomp's default idle
   spin (after a decode the other OpenMP thread spins on the second core for
@@ -212,10 +211,12 @@ def profile_server(job_prompts: list[str], threads: int) -> None:
 
 
 def main() -> None:
+    from oruel_cli.runtime import FLASH_ATTN_CHOICES
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--server", action="store_true", help="also llama-server's own timings")
-    ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto",
+    ap.add_argument("--flash-attn", choices=FLASH_ATTN_CHOICES, default="auto",
                     help="oruel's --flash-attn (llama-server runs llama.cpp's auto: on)")  # fmt: skip
     args = ap.parse_args()
     print(common.describe_host())

@@ -121,7 +121,7 @@ class Server:
     """
 
     name = "llama-server"
-    extra: tuple[str, ...] = ()  # more llama-server flags (a subclass sets them)
+    extra: tuple[str, ...] = ()  # more flags for the server's command (a subclass sets them)
 
     def __init__(self, threads: int, repack: common.Repack, slots: int = 8) -> None:
         self.port = free_port()

@@ -47,7 +47,6 @@ class OruelServer(batch_speed.Server):
     """`oruel serve` fed exactly as batch_speed.Server feeds llama-server."""
 
     name = "oruel serve"
-    extra: tuple[str, ...] = ()
 
     def command(self, threads: int, repack: common.Repack, slots: int) -> list[str]:
         return [

@@ -54,10 +54,9 @@ def pull_ref(ref: HubRef) -> Path:
                 progress.finish()
             links.append(link)
     except KeyboardInterrupt:
-        progress.close()  # before main prints the one line
         raise Interrupted(f"the pull of {ref} stops here: pull it again to resume") from None
     finally:
-        progress.close()
+        progress.close()  # before main prints a line: the bar's last state stays above it
     return links[0]
 
 

@@ -22,7 +22,7 @@ Repos, all made of the embedded model's bytes:
 - test/Slow-GGUF: Q4_K_M sent slowly from byte 0 (SLOW_RATE), a ranged GET at full speed,
   so an interrupted pull can be watched and its resume is quick
 - test/CDN-GGUF: Q4_K_M whose resolve is a 302 to another host (`localhost` instead of
-  `127.0.0.1`: `/cdn/SHA256`), as the real hub sends LFS files to a signed CDN address;
+  `127.0.0.1`: `/cdn/USER/REPO/SHA256`), as the real hub sends LFS files to a signed CDN address;
   like S3, that address refuses a request that also carries an Authorization header (400)
 - test/Expired-GGUF: the same redirect, to an address that answers 403 "Request has expired"
 
